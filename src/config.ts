@@ -1,0 +1,256 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { parseRate } from './services/generateLimiter.js';
+
+export type VeoModelName = 'veo3' | 'veo3_fast' | 'veo3_lite';
+
+export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string };
+
+export interface Config {
+  readonly discordToken: string;
+  readonly applicationId: string;
+  readonly kieApiKey: string;
+  readonly kieApiBaseUrl: string;
+  readonly kieUploadBaseUrl: string;
+  readonly devGuildId: string | undefined;
+  readonly discordApiBaseUrl: string;
+  readonly store: StoreLocation;
+  readonly publicBaseUrl: string | undefined;
+  readonly httpPort: number;
+  readonly kieWebhookHmacKey: string | undefined;
+  readonly allowDms: boolean;
+  readonly defaultModel: VeoModelName;
+  readonly quota: {
+    readonly limit: number;
+    readonly windowHours: number;
+    readonly costs: Readonly<Record<VeoModelName, number>>;
+    readonly maxActiveJobs: number;
+  };
+  readonly generateRate: { readonly limit: number; readonly windowMs: number };
+  readonly pollIntervalMs: number;
+  readonly hdPollIntervalMs: number;
+  readonly maxImageBytes: number;
+  readonly deliveryConcurrency: number;
+  readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+}
+
+/** Where an operator finds each value; printed beside the key when it is missing or wrong. */
+export const CONFIG_HINTS: Readonly<Record<string, string>> = {
+  DISCORD_TOKEN: 'Discord Developer Portal > your application > Bot > Reset Token',
+  DISCORD_APPLICATION_ID: 'Discord Developer Portal > your application > General Information > Application ID',
+  KIE_API_KEY: 'https://kie.ai/api-key (sent as Authorization: Bearer)',
+  KIE_API_BASE_URL: 'an http(s) origin; the default https://api.kie.ai is right for production',
+  KIE_UPLOAD_BASE_URL: 'an http(s) origin; the default https://kieai.redpandaai.co is right for production',
+  DEV_GUILD_ID: 'a server id (Discord: Developer Mode on, right-click the server > Copy Server ID)',
+  DISCORD_API_BASE_URL: 'an http(s) URL ending in /api; the default https://discord.com/api is right for production',
+  STORE_URL: 'sqlite://relative/path.sqlite, sqlite:///absolute/path.sqlite or redis://host:port',
+  PUBLIC_BASE_URL: 'the public https origin that reaches HTTP_PORT, for kie callbacks',
+  HTTP_PORT: 'a TCP port from 0 to 65535',
+  KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
+  ALLOW_DMS: 'true or false',
+  DEFAULT_MODEL: 'veo3, veo3_fast or veo3_lite',
+  QUOTA_LIMIT: 'a whole number of units, at least 1',
+  QUOTA_WINDOW_HOURS: 'a whole number of hours, at least 1',
+  QUOTA_COST_VEO3: 'a whole number of units, at least 1',
+  QUOTA_COST_FAST: 'a whole number of units, at least 1',
+  QUOTA_COST_LITE: 'a whole number of units, at least 1',
+  MAX_ACTIVE_JOBS_PER_USER: 'a whole number, at least 1',
+  KIE_GENERATE_RATE: 'N/Ms or N/Mm, for example 20/10s',
+  KIE_POLL_INTERVAL_MS: 'milliseconds, at least 10',
+  KIE_HD_POLL_INTERVAL_MS: 'milliseconds, at least 10',
+  MAX_IMAGE_BYTES: 'bytes, at least 1024',
+  DELIVERY_CONCURRENCY: 'a whole number from 1 to 32',
+  LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',
+};
+
+const required = z.string().trim().min(1, 'is required');
+const optional = z
+  .string()
+  .trim()
+  .transform((v) => (v === '' ? undefined : v))
+  .optional();
+const httpUrl = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .default(fallback)
+    .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
+    .transform((v) => v.replace(/\/+$/, ''));
+const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .default(String(fallback))
+    .refine((v) => /^\d+$/.test(v), 'must be a whole number')
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+const flag = (fallback: boolean) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .default(String(fallback))
+    .refine((v) => v === 'true' || v === 'false', 'must be true or false')
+    .transform((v) => v === 'true');
+const snowflake = z
+  .string()
+  .trim()
+  .refine((v) => /^\d{17,20}$/.test(v), 'must be a Discord id (17 to 20 digits)');
+
+const discordKeys = {
+  DISCORD_TOKEN: required,
+  DISCORD_APPLICATION_ID: required.pipe(snowflake),
+  DEV_GUILD_ID: optional.pipe(snowflake.optional()),
+  DISCORD_API_BASE_URL: httpUrl('https://discord.com/api'),
+  ALLOW_DMS: flag(false),
+};
+
+const schema = z.object({
+  ...discordKeys,
+  KIE_API_KEY: required,
+  KIE_API_BASE_URL: httpUrl('https://api.kie.ai'),
+  KIE_UPLOAD_BASE_URL: httpUrl('https://kieai.redpandaai.co'),
+  STORE_URL: z
+    .string()
+    .trim()
+    .default('sqlite://data/veo-bot.sqlite')
+    .refine((v) => /^(sqlite:\/\/.+|rediss?:\/\/.+)$/.test(v), 'must start with sqlite:// or redis://'),
+  PUBLIC_BASE_URL: optional.pipe(
+    z
+      .string()
+      .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
+  ),
+  HTTP_PORT: wholeNumber(8080, 0, 65535),
+  KIE_WEBHOOK_HMAC_KEY: optional,
+  DEFAULT_MODEL: z.enum(['veo3', 'veo3_fast', 'veo3_lite']).default('veo3_fast'),
+  QUOTA_LIMIT: wholeNumber(5, 1),
+  QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
+  QUOTA_COST_VEO3: wholeNumber(4, 1),
+  QUOTA_COST_FAST: wholeNumber(1, 1),
+  QUOTA_COST_LITE: wholeNumber(1, 1),
+  MAX_ACTIVE_JOBS_PER_USER: wholeNumber(2, 1),
+  KIE_GENERATE_RATE: z
+    .string()
+    .trim()
+    .default('20/10s')
+    .refine((v) => /^\d+\/\d+[sm]$/.test(v) && !/^0\//.test(v), 'must look like 20/10s or 5/1m'),
+  KIE_POLL_INTERVAL_MS: wholeNumber(10_000, 10),
+  KIE_HD_POLL_INTERVAL_MS: wholeNumber(20_000, 10),
+  MAX_IMAGE_BYTES: wholeNumber(10_485_760, 1024),
+  DELIVERY_CONCURRENCY: wholeNumber(3, 1, 32),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+export interface ConfigProblem {
+  readonly key: string;
+  readonly problem: string;
+  readonly hint: string;
+}
+
+/** Every bad key at once, so an operator fixes the environment in one pass. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      [
+        `Veo Bot cannot start: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}.`,
+        ...problems.map((p) => `  ${p.key} ${p.problem}. Where to get it: ${p.hint}`),
+        'Set these in the environment or in a .env file (see .env.example).',
+      ].join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+function problemsOf(error: z.ZodError): ConfigProblem[] {
+  return error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '?');
+    const problem = issue.code === 'invalid_type' ? 'is required' : issue.message;
+    return { key, problem, hint: CONFIG_HINTS[key] ?? '' };
+  });
+}
+
+function parseStoreUrl(url: string, cwd: string): StoreLocation {
+  if (url.startsWith('redis')) return { kind: 'redis', url };
+  const rest = url.slice('sqlite://'.length);
+  return { kind: 'sqlite', file: path.isAbsolute(rest) ? rest : path.resolve(cwd, rest) };
+}
+
+export function loadConfig(env: Environment, cwd: string = process.cwd()): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  const e = parsed.data;
+  const costs = { veo3: e.QUOTA_COST_VEO3, veo3_fast: e.QUOTA_COST_FAST, veo3_lite: e.QUOTA_COST_LITE };
+  const defaultCost = costs[e.DEFAULT_MODEL];
+  if (defaultCost > e.QUOTA_LIMIT) {
+    throw new ConfigError([
+      {
+        key: 'DEFAULT_MODEL',
+        problem: `costs ${defaultCost} units, more than QUOTA_LIMIT (${e.QUOTA_LIMIT}), so no member could ever use it`,
+        hint: 'raise QUOTA_LIMIT or choose a cheaper DEFAULT_MODEL',
+      },
+    ]);
+  }
+  return Object.freeze({
+    discordToken: e.DISCORD_TOKEN,
+    applicationId: e.DISCORD_APPLICATION_ID,
+    kieApiKey: e.KIE_API_KEY,
+    kieApiBaseUrl: e.KIE_API_BASE_URL,
+    kieUploadBaseUrl: e.KIE_UPLOAD_BASE_URL,
+    devGuildId: e.DEV_GUILD_ID,
+    discordApiBaseUrl: e.DISCORD_API_BASE_URL,
+    store: parseStoreUrl(e.STORE_URL, cwd),
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    httpPort: e.HTTP_PORT,
+    kieWebhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
+    allowDms: e.ALLOW_DMS,
+    defaultModel: e.DEFAULT_MODEL,
+    quota: {
+      limit: e.QUOTA_LIMIT,
+      windowHours: e.QUOTA_WINDOW_HOURS,
+      costs,
+      maxActiveJobs: e.MAX_ACTIVE_JOBS_PER_USER,
+    },
+    generateRate: parseRate(e.KIE_GENERATE_RATE),
+    pollIntervalMs: e.KIE_POLL_INTERVAL_MS,
+    hdPollIntervalMs: e.KIE_HD_POLL_INTERVAL_MS,
+    maxImageBytes: e.MAX_IMAGE_BYTES,
+    deliveryConcurrency: e.DELIVERY_CONCURRENCY,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+export interface DeployConfig {
+  readonly discordToken: string;
+  readonly applicationId: string;
+  readonly devGuildId: string | undefined;
+  readonly discordApiBaseUrl: string;
+  readonly allowDms: boolean;
+}
+
+const deploySchema = z.object(discordKeys);
+
+/** deploy-commands needs only the Discord keys; it should not demand a kie key. */
+export function loadDeployConfig(env: Environment): DeployConfig {
+  const parsed = deploySchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
+  return Object.freeze({
+    discordToken: parsed.data.DISCORD_TOKEN,
+    applicationId: parsed.data.DISCORD_APPLICATION_ID,
+    devGuildId: parsed.data.DEV_GUILD_ID,
+    discordApiBaseUrl: parsed.data.DISCORD_API_BASE_URL,
+    allowDms: parsed.data.ALLOW_DMS,
+  });
+}
+
+/** The process environment, with a .env file beneath it when one exists; real variables win. */
+export function readEnvironment(cwd: string = process.cwd()): Environment {
+  const file = path.join(cwd, '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
+}

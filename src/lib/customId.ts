@@ -1,0 +1,32 @@
+/** Every custom_id prefix the bot emits; the router claims interactions by these. */
+export const CustomIdPrefix = {
+  Upscale1080p: 'veo:hd',
+} as const;
+
+export type CustomIdPrefix = (typeof CustomIdPrefix)[keyof typeof CustomIdPrefix];
+
+export interface DecodedCustomId {
+  readonly prefix: CustomIdPrefix;
+  readonly jobId: string;
+}
+
+const JOB_ID = /^[0-9a-z]{1,20}$/;
+const KNOWN = new Set<string>(Object.values(CustomIdPrefix));
+
+export function encodeCustomId(prefix: CustomIdPrefix, jobId: string): string {
+  if (!JOB_ID.test(jobId)) throw new Error('job ids are 1 to 20 lowercase base36 characters');
+  const id = `${prefix}:${jobId}`;
+  if (id.length > 100) throw new Error('custom_id over 100 characters');
+  return id;
+}
+
+/** null for anything we did not emit, including ids of an older, retired format. */
+export function decodeCustomId(customId: string): DecodedCustomId | null {
+  if (customId.length > 100) return null;
+  const cut = customId.lastIndexOf(':');
+  if (cut <= 0) return null;
+  const prefix = customId.slice(0, cut);
+  const jobId = customId.slice(cut + 1);
+  if (!KNOWN.has(prefix) || !JOB_ID.test(jobId)) return null;
+  return { prefix: prefix as CustomIdPrefix, jobId };
+}

@@ -1,0 +1,82 @@
+import type { AspectRatio, KieFailureReason, VeoModel } from './kie/types.js';
+
+export type JobState =
+  | 'queued'
+  | 'submitting'
+  | 'generating'
+  | 'delivering'
+  | 'delivered'
+  | 'undeliverable'
+  | 'failed'
+  | 'failed_unknown';
+
+export const FINAL_STATES: ReadonlySet<JobState> = new Set(['delivered', 'undeliverable', 'failed', 'failed_unknown']);
+
+export type JobFailureReason = KieFailureReason | 'unknown_outcome' | 'timeout' | 'queue_timeout';
+
+export interface JobOptions {
+  readonly prompt: string;
+  readonly model: VeoModel;
+  readonly aspectRatio: AspectRatio;
+  readonly seed: number | null;
+  readonly imageUrls: readonly string[];
+}
+
+export interface DeliveryAttempt {
+  readonly n: number;
+  readonly at: number;
+  readonly via: 'channel' | 'dm';
+}
+
+export interface HdState {
+  readonly state: 'preparing' | 'ready' | 'failed';
+  readonly interactionId: string;
+  readonly token: string | null;
+  readonly at: number;
+  readonly replyMessageId: string | null;
+  readonly channelId: string;
+  readonly requesterId: string;
+  readonly attachmentSizeLimit: number | null;
+  readonly ephemeral: boolean;
+  readonly url: string | null;
+}
+
+/** One member's request, persisted before every side effect that depends on it (DESIGN §4). */
+export interface JobRecord {
+  readonly id: string;
+  readonly requesterId: string;
+  readonly guildId: string | null;
+  readonly channelId: string;
+  readonly locale: string;
+  readonly private: boolean;
+  readonly interaction: {
+    readonly id: string;
+    readonly token: string | null;
+    readonly createdAt: number;
+    readonly tokenDead: boolean;
+    readonly attachmentSizeLimit: number | null;
+  };
+  readonly messageId: string | null;
+  readonly options: JobOptions;
+  readonly units: number;
+  readonly state: JobState;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly submittedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly taskId: string | null;
+  readonly resultUrls: readonly string[];
+  readonly failure: { readonly reason: JobFailureReason; readonly policyText: string | null } | null;
+  readonly refunded: boolean;
+  readonly late: boolean;
+  readonly deliveryAttempts: readonly DeliveryAttempt[];
+  readonly deliveredMessageId: string | null;
+  readonly deliveryFailures: number;
+  readonly firstDeliveryFailureAt: number | null;
+  readonly status: { readonly key: string; readonly at: number } | null;
+  readonly hd: HdState | null;
+}
+
+export function isFinal(job: Pick<JobRecord, 'state'>): boolean {
+  return FINAL_STATES.has(job.state);
+}
