@@ -31,7 +31,7 @@ function trimmed(text: string, max: number): string {
 
 function jobEmbed(job: JobRecord, color: number, footer?: string): APIEmbed {
   const { locale, options } = job;
-  const fields = [
+  const fields: { name: string; value: string; inline: boolean }[] = [
     { name: t(locale, 'field.model'), value: options.model, inline: true },
     { name: t(locale, 'field.aspect'), value: options.aspectRatio, inline: true },
   ];

@@ -1,4 +1,5 @@
-import type { AspectRatio, KieFailureReason, VeoModel } from './kie/types.js';
+import type { KieFailureReason } from './kie/errors.js';
+import type { AspectRatio, VeoModel } from './kie/types.js';
 
 export type JobState =
   | 'queued'

@@ -1,0 +1,77 @@
+import { request, type Dispatcher } from 'undici';
+import { USER_AGENT } from '../version.js';
+
+export type DownloadResult =
+  | { readonly kind: 'ok'; readonly data: Buffer; readonly contentType: string | null }
+  | { readonly kind: 'too_large' };
+
+export class DownloadError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DownloadError';
+  }
+
+  /** A missing file stays missing; anything else may work next time. */
+  get transient(): boolean {
+    return this.status === null || this.status >= 500 || this.status === 429;
+  }
+}
+
+export interface DownloadOptions {
+  readonly dispatcher?: Dispatcher | undefined;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Fetches a URL into one Buffer without ever holding more than `capBytes`: a declared length over the
+ * cap is refused before reading, and a body that grows past it is cut off.
+ */
+export async function downloadCapped(url: string, capBytes: number, options: DownloadOptions = {}): Promise<DownloadResult> {
+  const signal = AbortSignal.timeout(options.timeoutMs ?? 120_000);
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(url, {
+      method: 'GET',
+      headers: { 'user-agent': USER_AGENT },
+      signal,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    });
+  } catch (error) {
+    throw new DownloadError(`download failed: ${describe(error)}`, null, { cause: error });
+  }
+  const { statusCode, headers, body } = response;
+  if (statusCode < 200 || statusCode >= 300) {
+    await body.dump();
+    throw new DownloadError(`download answered HTTP ${statusCode}`, statusCode);
+  }
+  const declared = Number(headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > capBytes) {
+    body.destroy();
+    return { kind: 'too_large' };
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  try {
+    for await (const chunk of body) {
+      const buffer = chunk as Buffer;
+      received += buffer.length;
+      if (received > capBytes) {
+        body.destroy();
+        return { kind: 'too_large' };
+      }
+      chunks.push(buffer);
+    }
+  } catch (error) {
+    throw new DownloadError(`download interrupted: ${describe(error)}`, null, { cause: error });
+  }
+  const type = headers['content-type'];
+  return { kind: 'ok', data: Buffer.concat(chunks, received), contentType: typeof type === 'string' ? type : null };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown error';
+}

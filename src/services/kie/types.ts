@@ -1,0 +1,50 @@
+/** Domain types of the kie.ai Veo API, after the client has parsed and normalised the wire shapes. */
+
+export type VeoModel = 'veo3' | 'veo3_fast' | 'veo3_lite';
+export const VEO_MODELS: readonly VeoModel[] = ['veo3', 'veo3_fast', 'veo3_lite'];
+
+export type AspectRatio = '16:9' | '9:16' | 'Auto';
+export const ASPECT_RATIOS: readonly AspectRatio[] = ['16:9', '9:16', 'Auto'];
+
+export interface GenerateRequest {
+  prompt: string;
+  model: VeoModel;
+  aspectRatio: AspectRatio;
+  seed?: number | undefined;
+  imageUrls?: readonly string[] | undefined;
+  callBackUrl?: string | undefined;
+}
+
+export type TaskStatus = 'generating' | 'succeeded' | 'failed';
+
+export interface TaskInfo {
+  taskId: string;
+  status: TaskStatus;
+  /** The raw flag: 0 generating, 1 success, anything else a failure. */
+  successFlag: number | null;
+  resultUrls: string[];
+  originUrls: string[];
+  fullResultUrls: string[];
+  resolution: string | null;
+  errorCode: number | null;
+  errorMessage: string | null;
+  /** `paramJson` parsed, whether kie sent it as a string or an object. */
+  params: Record<string, unknown> | null;
+  /** Epoch ms; kie sends either epoch ms or "2025-06-06 10:30:00", which is read as UTC. */
+  createdAt: number | null;
+  completedAt: number | null;
+}
+
+export type HdResult = { state: 'processing' } | { state: 'ready'; url: string };
+
+export interface UploadRequest {
+  data: Uint8Array;
+  fileName: string;
+  mimeType: string;
+  /** No leading or trailing slash (kie answers 400 otherwise). */
+  uploadPath: string;
+}
+
+export interface UploadResult {
+  downloadUrl: string;
+}
