@@ -15,7 +15,9 @@ export function parseRate(text: string): Rate {
   const amount = Number(match?.[2]);
   const unitMs = match?.[3] === 'm' ? 60_000 : 1_000;
   if (!match || !Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(amount) || amount < 1) {
-    throw new Error(`Invalid rate "${text}": expected N/Ms or N/Mm with N and M at least 1, for example 20/10s or 5/1m`);
+    throw new Error(
+      `Invalid rate "${text}": expected N/Ms or N/Mm with N and M at least 1, for example 20/10s or 5/1m`,
+    );
   }
   return { limit, windowMs: amount * unitMs };
 }

@@ -69,6 +69,8 @@ export interface JobRecord {
   readonly resultUrls: readonly string[];
   readonly failure: { readonly reason: JobFailureReason; readonly policyText: string | null } | null;
   readonly refunded: boolean;
+  /** Set when the job passed 30 minutes: kie is still asked until then, and a late video is posted free. */
+  readonly lateUntil: number | null;
   readonly late: boolean;
   readonly deliveryAttempts: readonly DeliveryAttempt[];
   readonly deliveredMessageId: string | null;

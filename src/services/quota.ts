@@ -373,7 +373,8 @@ export class QuotaService {
   async #write(key: string, ledger: Ledger, now: number, windowMs: number): Promise<void> {
     prune(ledger, now, windowMs);
     // Keyv reports a failed store write as `false` unless built with throwOnErrors; never grant on a lost write.
-    if (!(await this.#store.set(key, ledger))) throw new Error(`quota store write failed for ${key.split(':')[0] ?? ''}`);
+    if (!(await this.#store.set(key, ledger)))
+      throw new Error(`quota store write failed for ${key.split(':')[0] ?? ''}`);
   }
 
   async *#iterate(): AsyncGenerator<[string, unknown]> {

@@ -35,7 +35,8 @@ export function openStores(location: StoreLocation): Stores {
   const open = (namespace: Namespace): Keyv => {
     const adapter = new KeyvSqlite({ uri: `sqlite://${location.file}`, busyTimeout: 10_000 });
     adapters.push(adapter);
-    return new Keyv({ store: adapter, namespace });
+    // A swallowed store error would read as an empty ledger and grant quota; let it surface.
+    return new Keyv({ store: adapter, namespace, throwOnErrors: true });
   };
   const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
   return {

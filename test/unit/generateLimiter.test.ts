@@ -57,9 +57,15 @@ describe('GenerateLimiter', () => {
 
   it('GIVEN a full window WHEN it slides THEN waiters are released in order as old grants expire', async () => {
     const limiter = new GenerateLimiter({ limit: 20, windowMs: 10_000 });
-    const first = start(limiter, Array.from({ length: 10 }, (_, i) => `a${i}`));
+    const first = start(
+      limiter,
+      Array.from({ length: 10 }, (_, i) => `a${i}`),
+    );
     await vi.advanceTimersByTimeAsync(4_000);
-    const second = start(limiter, Array.from({ length: 10 }, (_, i) => `b${i}`));
+    const second = start(
+      limiter,
+      Array.from({ length: 10 }, (_, i) => `b${i}`),
+    );
     const waiting = start(limiter, ['w1', 'w2', 'w3', 'w4', 'w5', 'w6', 'w7', 'w8', 'w9', 'w10', 'w11', 'w12']);
     await vi.advanceTimersByTimeAsync(0);
     expect(first.granted).toHaveLength(10);
@@ -111,7 +117,7 @@ describe('GenerateLimiter', () => {
     const limiter = new GenerateLimiter({ limit: 1, windowMs: 1_000 });
     const { granted, rejected } = start(limiter, ['a', 'c']);
     const b = limiter.acquire('b');
-    const c2 = limiter.acquire('d');
+    const d = limiter.acquire('d');
     expect(limiter.position('b')).toBe(2);
     limiter.cancel('c');
     await expect(limiter.acquire('b')).rejects.toThrow(/already waiting/);
@@ -120,7 +126,7 @@ describe('GenerateLimiter', () => {
     expect(limiter.position('d')).toBe(1);
     limiter.cancel('unknown');
     await vi.advanceTimersByTimeAsync(1_000);
-    await c2;
+    await d;
     expect(granted).toEqual(['a']);
     expect(rejected).toEqual(['c']);
   });

@@ -1,0 +1,493 @@
+import type Keyv from 'keyv';
+import { JobNotFoundError } from '../errors.js';
+import type { Clock } from '../lib/clock.js';
+import { KeyedLock } from '../lib/keyedLock.js';
+import { renderFailure, renderStatus, statusKey } from '../lib/render.js';
+import type { Logger } from '../logger.js';
+import type { DeliveryService } from './delivery.js';
+import { isFinal, type JobFailureReason, type JobRecord, type JobState } from './jobRecord.js';
+import type { KieCircuitState } from './kie/circuit.js';
+import {
+  describeKieError,
+  describeKieFailure,
+  KieError,
+  KieOutcomeUnknownError,
+  KiePausedError,
+} from './kie/errors.js';
+import type { GenerateRequest, TaskInfo } from './kie/types.js';
+
+const ACTIVE_INDEX = 'index:active';
+const HD_INDEX = 'index:hd';
+const DAY_MS = 24 * 60 * 60_000;
+export const FINAL_RECORD_TTL_MS = 15 * DAY_MS;
+export const GENERATION_TIMEOUT_MS = 30 * 60_000;
+export const QUEUE_TIMEOUT_MS = 30 * 60_000;
+export const LATE_POLL_MS = 5 * 60_000;
+export const LATE_WINDOW_MS = 2 * 60 * 60_000;
+export const DELIVERY_GIVE_UP_MS = DAY_MS;
+
+function stillPollingLate(job: JobRecord, now: number): boolean {
+  return job.state === 'failed' && job.lateUntil !== null && now < job.lateUntil;
+}
+
+/** Job records in Keyv (namespace `jobs`), with an index of the ones still moving so resume never scans. */
+export class JobStore {
+  readonly #lock = new KeyedLock();
+
+  constructor(
+    private readonly store: Keyv,
+    private readonly clock: Clock,
+  ) {}
+
+  async get(id: string): Promise<JobRecord | undefined> {
+    return (await this.store.get<JobRecord>(id)) ?? undefined;
+  }
+
+  async create(job: JobRecord): Promise<void> {
+    await this.#lock.run(job.id, async () => {
+      await this.store.set(job.id, job);
+      await this.#index(ACTIVE_INDEX, job.id, true);
+    });
+  }
+
+  async update(id: string, change: (job: JobRecord) => JobRecord): Promise<JobRecord> {
+    return this.#lock.run(id, async () => {
+      const current = await this.get(id);
+      if (!current) throw new JobNotFoundError(id);
+      const now = this.clock.now();
+      let next: JobRecord = { ...change(current), updatedAt: now };
+      const done = isFinal(next) && !stillPollingLate(next, now);
+      // A finished job no longer needs the interaction token; keeping it would only be a liability.
+      if (done && next.interaction.token !== null) next = { ...next, interaction: { ...next.interaction, token: null } };
+      await this.store.set(id, next, done ? FINAL_RECORD_TTL_MS : undefined);
+      if (done !== (isFinal(current) && !stillPollingLate(current, now)) || done) await this.#index(ACTIVE_INDEX, id, !done);
+      const hdPreparing = next.hd?.state === 'preparing';
+      if (hdPreparing !== (current.hd?.state === 'preparing')) await this.#index(HD_INDEX, id, hdPreparing);
+      return next;
+    });
+  }
+
+  /** Jobs still moving, oldest first: the order resume re-queues them in. */
+  async active(): Promise<JobRecord[]> {
+    return this.#listIndex(ACTIVE_INDEX);
+  }
+
+  async hdPreparing(): Promise<JobRecord[]> {
+    return this.#listIndex(HD_INDEX);
+  }
+
+  async #listIndex(name: string): Promise<JobRecord[]> {
+    const ids = (await this.store.get<string[]>(name)) ?? [];
+    if (ids.length === 0) return [];
+    const records = await this.store.getMany<JobRecord>(ids);
+    return records.filter((r): r is JobRecord => r !== undefined && r !== null).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  async #index(name: string, id: string, present: boolean): Promise<void> {
+    await this.#lock.run(name, async () => {
+      const ids = (await this.store.get<string[]>(name)) ?? [];
+      const has = ids.includes(id);
+      if (present === has) return;
+      await this.store.set(name, present ? [...ids, id] : ids.filter((x) => x !== id));
+    });
+  }
+}
+
+export interface KiePort {
+  generate(request: GenerateRequest): Promise<{ taskId: string }>;
+  recordInfo(taskId: string): Promise<TaskInfo>;
+  readonly circuit: { isOpen(): boolean; onChange(listener: (state: KieCircuitState) => void): () => void };
+}
+
+export interface QuotaScope {
+  readonly guildId: string | null;
+  readonly userId: string;
+}
+
+export interface QuotaPort {
+  commit(scope: QuotaScope, jobId: string): Promise<void>;
+  refund(scope: QuotaScope, jobId: string): Promise<boolean>;
+  close(scope: QuotaScope, jobId: string): Promise<void>;
+}
+
+export interface LimiterPort {
+  acquire(id: string, signal?: AbortSignal): Promise<void>;
+  position(id: string): number | null;
+  onQueueChange(listener: () => void): () => void;
+  cancel(id: string): void;
+}
+
+export interface JobRunnerOptions {
+  readonly pollIntervalMs: number;
+  /** Status edits of one job are coalesced to at most one per this period (DESIGN §1.5). */
+  readonly statusMinIntervalMs?: number;
+  /** When callbacks are on, polling is only a safety net. */
+  readonly callbackUrl?: ((jobId: string) => string) | undefined;
+  readonly deliveryBackoffBaseMs?: number;
+}
+
+export interface JobRunnerDeps {
+  readonly jobs: JobStore;
+  readonly kie: KiePort;
+  readonly quota: QuotaPort;
+  readonly limiter: LimiterPort;
+  readonly delivery: DeliveryService;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random?: () => number;
+  readonly options: JobRunnerOptions;
+}
+
+export function scopeOf(job: Pick<JobRecord, 'guildId' | 'requesterId'>): QuotaScope {
+  return { guildId: job.guildId, userId: job.requesterId };
+}
+
+class QueueTimeoutError extends Error {}
+
+/**
+ * The persisted state machine of DESIGN §4: queued -> submitting -> generating -> delivering -> delivered,
+ * with failures refunded once. Every step re-reads the record, so a timer firing late is harmless.
+ */
+export class JobRunner {
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #statusTimers = new Map<string, NodeJS.Timeout>();
+  readonly #aborts = new Map<string, AbortController>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #lastNudge = new Map<string, number>();
+  readonly #statusMinIntervalMs: number;
+  readonly #random: () => number;
+  #stopping = false;
+
+  constructor(private readonly deps: JobRunnerDeps) {
+    this.#statusMinIntervalMs = deps.options.statusMinIntervalMs ?? 30_000;
+    this.#random = deps.random ?? Math.random;
+  }
+
+  /** Starts a job whose record exists and whose message has been deferred. */
+  submit(job: JobRecord): void {
+    this.#track(job.id, () => this.#runQueued(job.id));
+  }
+
+  /** Picks up every job a previous process left moving (call only while holding the store lease). */
+  async resume(): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const now = this.deps.clock.now();
+    for (const job of await this.deps.jobs.active()) {
+      counts[job.state] = (counts[job.state] ?? 0) + 1;
+      if (job.state === 'queued') this.submit(job);
+      else if (job.state === 'submitting') {
+        // Resubmitting could charge twice: with no task id we cannot know, so we say so and refund.
+        if (job.taskId === null) this.#track(job.id, () => this.#fail(job.id, 'unknown_outcome', null));
+        else this.#schedule(job.id, 0, () => this.#poll(job.id));
+      } else if (job.state === 'generating') this.#schedule(job.id, 0, () => this.#poll(job.id));
+      else if (job.state === 'delivering') this.#track(job.id, () => this.#deliver(job.id));
+      else if (stillPollingLate(job, now)) this.#schedule(job.id, 0, () => this.#poll(job.id));
+      else await this.deps.jobs.update(job.id, (j) => j);
+    }
+    this.deps.logger.info({ counts }, 'jobs resumed');
+    return counts;
+  }
+
+  /** A callback said this task moved: read it now, at most once per 5 s (DESIGN §7). */
+  nudge(jobId: string): boolean {
+    const now = this.deps.clock.now();
+    if (now - (this.#lastNudge.get(jobId) ?? 0) < 5_000) return false;
+    this.#lastNudge.set(jobId, now);
+    this.#schedule(jobId, 0, () => this.#poll(jobId));
+    return true;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const timer of [...this.#timers.values(), ...this.#statusTimers.values()]) clearTimeout(timer);
+    this.#timers.clear();
+    this.#statusTimers.clear();
+    for (const abort of this.#aborts.values()) abort.abort(new Error('shutting down'));
+    await Promise.allSettled([...this.#inflight]);
+  }
+
+  /** Settles when nothing is running or scheduled; for tests and benchmarks. */
+  get busy(): boolean {
+    return this.#inflight.size > 0 || this.#timers.size > 0;
+  }
+
+  #track(jobId: string, work: () => Promise<void>): void {
+    if (this.#stopping) return;
+    const promise = work().catch((error: unknown) => {
+      this.deps.logger.error({ jobId, err: error }, 'job step failed unexpectedly');
+    });
+    this.#inflight.add(promise);
+    void promise.finally(() => this.#inflight.delete(promise));
+  }
+
+  #schedule(jobId: string, delayMs: number, work: () => Promise<void>): void {
+    if (this.#stopping) return;
+    const existing = this.#timers.get(jobId);
+    if (existing) clearTimeout(existing);
+    const timer = setTimeout(() => {
+      this.#timers.delete(jobId);
+      this.#track(jobId, work);
+    }, delayMs);
+    this.#timers.set(jobId, timer);
+  }
+
+  #jittered(ms: number): number {
+    return Math.round(ms * (0.9 + this.#random() * 0.2));
+  }
+
+  #log(job: JobRecord, from: JobState, extra: Record<string, unknown> = {}): void {
+    this.deps.logger.info(
+      { jobId: job.id, taskId: job.taskId, from, to: job.state, model: job.options.model, promptLength: job.options.prompt.length, ...extra },
+      'job transition',
+    );
+  }
+
+  async #runQueued(id: string): Promise<void> {
+    const { jobs, kie, limiter } = this.deps;
+    const abort = new AbortController();
+    this.#aborts.set(id, abort);
+    const unsubscribe = limiter.onQueueChange(() => this.#track(id, () => this.#showStatus(id)));
+    try {
+      for (;;) {
+        const job = await jobs.get(id);
+        if (!job || job.state !== 'queued') return;
+        try {
+          await this.#waitForCircuit(job, abort.signal);
+          const waiting = limiter.acquire(id, abort.signal);
+          if (limiter.position(id) !== null) this.#track(id, () => this.#showStatus(id));
+          await waiting;
+        } catch (error) {
+          if (this.#stopping) return;
+          if (error instanceof QueueTimeoutError) await this.#fail(id, 'queue_timeout', null);
+          else throw error;
+          return;
+        }
+        const submitting = await jobs.update(id, (j) => ({ ...j, state: 'submitting' }));
+        this.#log(submitting, 'queued');
+        let taskId: string;
+        try {
+          ({ taskId } = await kie.generate(this.#request(submitting)));
+        } catch (error) {
+          if (error instanceof KiePausedError) {
+            await jobs.update(id, (j) => ({ ...j, state: 'queued' }));
+            continue;
+          }
+          await this.#failGenerate(id, error);
+          return;
+        }
+        const generating = await jobs.update(id, (j) => ({
+          ...j,
+          state: 'generating',
+          taskId,
+          submittedAt: this.deps.clock.now(),
+        }));
+        this.#log(generating, 'submitting');
+        await this.deps.quota.commit(scopeOf(generating), id);
+        await this.#showStatus(id);
+        this.#schedule(id, this.#jittered(this.#pollDelay()), () => this.#poll(id));
+        return;
+      }
+    } finally {
+      unsubscribe();
+      this.#aborts.delete(id);
+    }
+  }
+
+  #request(job: JobRecord): GenerateRequest {
+    const { options } = job;
+    return {
+      prompt: options.prompt,
+      model: options.model,
+      aspectRatio: options.aspectRatio,
+      seed: options.seed ?? undefined,
+      imageUrls: options.imageUrls.length > 0 ? options.imageUrls : undefined,
+      callBackUrl: this.deps.options.callbackUrl?.(job.id),
+    };
+  }
+
+  #pollDelay(): number {
+    const { pollIntervalMs, callbackUrl } = this.deps.options;
+    return callbackUrl ? pollIntervalMs * 6 : pollIntervalMs;
+  }
+
+  async #waitForCircuit(job: JobRecord, signal: AbortSignal): Promise<void> {
+    const { circuit } = this.deps.kie;
+    if (!circuit.isOpen()) return;
+    const deadline = job.createdAt + QUEUE_TIMEOUT_MS - this.deps.clock.now();
+    if (deadline <= 0) throw new QueueTimeoutError();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        reject(new QueueTimeoutError());
+      }, deadline);
+      const unsubscribe = circuit.onChange((state) => {
+        if (state !== 'closed') return;
+        done();
+        resolve();
+      });
+      const onAbort = () => {
+        done();
+        reject(signal.reason as Error);
+      };
+      const done = () => {
+        clearTimeout(timer);
+        unsubscribe();
+        signal.removeEventListener('abort', onAbort);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #failGenerate(id: string, error: unknown): Promise<void> {
+    if (error instanceof KieOutcomeUnknownError || !(error instanceof KieError)) {
+      this.deps.logger.error(
+        { jobId: id, err: error },
+        'generate outcome unknown: kie may have created (and charged) a task; the job was refunded',
+      );
+      await this.#fail(id, 'unknown_outcome', null);
+      return;
+    }
+    const failure = describeKieError(error);
+    await this.#fail(id, failure.reason, failure.policyText ?? null);
+  }
+
+  async #poll(id: string): Promise<void> {
+    const job = await this.deps.jobs.get(id);
+    if (!job?.taskId) return;
+    const now = this.deps.clock.now();
+    const late = stillPollingLate(job, now);
+    if (job.state !== 'generating' && !late) return;
+    let info: TaskInfo;
+    try {
+      info = await this.deps.kie.recordInfo(job.taskId);
+    } catch (error) {
+      this.deps.logger.warn({ jobId: id, taskId: job.taskId, err: error }, 'record-info failed; will ask again');
+      return this.#afterPendingRead(job);
+    }
+    if (info.status === 'succeeded') {
+      const urls = info.fullResultUrls.length > 0 ? info.fullResultUrls : info.resultUrls;
+      const delivering = await this.deps.jobs.update(id, (j) => ({
+        ...j,
+        state: 'delivering',
+        resultUrls: urls,
+        late,
+        lateUntil: null,
+      }));
+      this.#log(delivering, job.state, { late });
+      return this.#deliver(id);
+    }
+    if (info.status === 'failed') {
+      if (late) {
+        await this.deps.jobs.update(id, (j) => ({ ...j, lateUntil: null }));
+        return;
+      }
+      const failure = describeKieFailure(info.errorCode, info.errorMessage);
+      return this.#fail(id, failure.reason, failure.policyText ?? null);
+    }
+    return this.#afterPendingRead(job);
+  }
+
+  async #afterPendingRead(job: JobRecord): Promise<void> {
+    const now = this.deps.clock.now();
+    if (job.state === 'failed') {
+      if (stillPollingLate(job, now)) this.#schedule(job.id, LATE_POLL_MS, () => this.#poll(job.id));
+      else await this.deps.jobs.update(job.id, (j) => ({ ...j, lateUntil: null }));
+      return;
+    }
+    if (now - (job.submittedAt ?? job.createdAt) >= GENERATION_TIMEOUT_MS) {
+      await this.#fail(job.id, 'timeout', null, now + LATE_WINDOW_MS);
+      this.#schedule(job.id, LATE_POLL_MS, () => this.#poll(job.id));
+      return;
+    }
+    this.#schedule(job.id, this.#jittered(this.#pollDelay()), () => this.#poll(job.id));
+  }
+
+  async #deliver(id: string): Promise<void> {
+    const job = await this.deps.jobs.get(id);
+    if (job?.state !== 'delivering') return;
+    const outcome = await this.deps.delivery.deliver(job);
+    const now = this.deps.clock.now();
+    if (outcome.kind === 'delivered') {
+      const done = await this.deps.jobs.update(id, (j) => ({
+        ...j,
+        state: 'delivered',
+        finishedAt: now,
+        deliveredMessageId: outcome.messageId,
+      }));
+      this.#log(done, 'delivering');
+      await this.deps.quota.close(scopeOf(done), id);
+      return;
+    }
+    if (outcome.kind === 'undeliverable') {
+      await this.#undeliverable(id, outcome.reason);
+      return;
+    }
+    const failing = await this.deps.jobs.update(id, (j) => ({
+      ...j,
+      deliveryFailures: j.deliveryFailures + 1,
+      firstDeliveryFailureAt: j.firstDeliveryFailureAt ?? now,
+    }));
+    this.deps.logger.warn({ jobId: id, failures: failing.deliveryFailures, err: outcome.error }, 'delivery failed; retrying');
+    if (now - (failing.firstDeliveryFailureAt ?? now) >= DELIVERY_GIVE_UP_MS) {
+      await this.#undeliverable(id, 'Discord refused delivery for 24 hours');
+      return;
+    }
+    const base = this.deps.options.deliveryBackoffBaseMs ?? 5_000;
+    const delay = Math.min(base * 2 ** Math.min(failing.deliveryFailures - 1, 10), 10 * 60_000);
+    this.#schedule(id, this.#jittered(delay), () => this.#deliver(id));
+  }
+
+  async #undeliverable(id: string, reason: string): Promise<void> {
+    const job = await this.deps.jobs.update(id, (j) => ({ ...j, state: 'undeliverable', finishedAt: this.deps.clock.now() }));
+    this.#log(job, 'delivering', { reason });
+    this.deps.logger.warn({ jobId: id, taskId: job.taskId, reason }, 'video exists but could not be delivered');
+    await this.deps.quota.close(scopeOf(job), id);
+  }
+
+  async #fail(id: string, reason: JobFailureReason, policyText: string | null, lateUntil: number | null = null): Promise<void> {
+    const before = await this.deps.jobs.get(id);
+    if (!before || isFinal(before)) return;
+    const failed = await this.deps.jobs.update(id, (j) => ({
+      ...j,
+      state: reason === 'unknown_outcome' ? 'failed_unknown' : 'failed',
+      failure: { reason, policyText },
+      finishedAt: this.deps.clock.now(),
+      lateUntil,
+    }));
+    this.#log(failed, before.state, { reason });
+    await this.deps.quota.refund(scopeOf(failed), id);
+    const refunded = await this.deps.jobs.update(id, (j) => ({ ...j, refunded: true }));
+    try {
+      await this.deps.delivery.showFailure(refunded, renderFailure(refunded));
+    } catch (error) {
+      this.deps.logger.warn({ jobId: id, err: error }, 'could not show the failure');
+    }
+  }
+
+  async #showStatus(id: string): Promise<void> {
+    const job = await this.deps.jobs.get(id);
+    if (!job || (job.state !== 'queued' && job.state !== 'generating')) return;
+    const position = this.deps.limiter.position(id);
+    const key = statusKey(job, { position });
+    if (job.status?.key === key) return;
+    const wait = job.status ? job.status.at + this.#statusMinIntervalMs - this.deps.clock.now() : 0;
+    if (wait > 0) {
+      if (!this.#statusTimers.has(id) && !this.#stopping) {
+        this.#statusTimers.set(
+          id,
+          setTimeout(() => {
+            this.#statusTimers.delete(id);
+            this.#track(id, () => this.#showStatus(id));
+          }, wait),
+        );
+      }
+      return;
+    }
+    const recorded = await this.deps.jobs.update(id, (j) => ({ ...j, status: { key, at: this.deps.clock.now() } }));
+    try {
+      await this.deps.delivery.updateJobMessage(recorded, renderStatus(recorded, { position }));
+    } catch (error) {
+      this.deps.logger.warn({ jobId: id, err: error }, 'status edit failed');
+    }
+  }
+}
