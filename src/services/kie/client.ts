@@ -408,7 +408,7 @@ const intLike = z.union([z.number().int(), z.string().trim().regex(/^-?\d+$/).tr
 
 const envelopeSchema = z.object({
   code: intLike,
-  msg: z.unknown().transform((v) => (typeof v === 'string' ? v : v == null ? '' : JSON.stringify(v))),
+  msg: z.unknown().optional().transform((v) => (typeof v === 'string' ? v : v == null ? '' : JSON.stringify(v))),
   data: z.unknown().optional(),
 });
 
@@ -420,7 +420,7 @@ const uploadDataSchema = z.object({ downloadUrl: z.string().min(1) });
 
 const creditsSchema = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
 
-const optionalString = z.unknown().transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : null));
+const optionalString = z.unknown().optional().transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : null));
 
 const recordSchema = z.object({
   taskId: z.string().nullish(),

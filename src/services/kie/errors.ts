@@ -180,12 +180,13 @@ export function trimKieMessage(text: string): string {
   return trimmed.length > KIE_MESSAGE_MAX ? `${trimmed.slice(0, KIE_MESSAGE_MAX - 1)}…` : trimmed;
 }
 
-/** Codes whose meaning does not depend on the message: they are about the account or the service. */
-const ACCOUNT_CODES: ReadonlyMap<number, KieFailureReason> = new Map([
+/** Codes whose meaning does not depend on the message (the account, the service, the image host). */
+const FIXED_CODES: ReadonlyMap<number, KieFailureReason> = new Map([
   [401, 'unauthorized'],
   [402, 'credits'],
   [429, 'rate_limited'],
   [433, 'key_cap'],
+  [451, 'image_access'],
   [455, 'maintenance'],
   [505, 'feature_disabled'],
 ]);
@@ -196,7 +197,6 @@ const OTHER_CODES: ReadonlyMap<number, KieFailureReason> = new Map([
   // 408 is "upstream produced no result for >10 min": a server-side timeout.
   [408, 'server'],
   [422, 'validation'],
-  [451, 'image_access'],
   [500, 'server'],
   [501, 'generation_failed'],
 ]);
@@ -211,8 +211,8 @@ export function describeKieFailure(code: number | null | undefined, message: str
   const text = message ?? '';
   const lower = text.toLowerCase();
   if (code === 403 && lower.includes('error code: 1010')) return { reason: 'blocked' };
-  const account = code == null ? undefined : ACCOUNT_CODES.get(code);
-  if (account) return { reason: account };
+  const fixed = code == null ? undefined : FIXED_CODES.get(code);
+  if (fixed) return { reason: fixed };
   if (POLICY_MARKERS.some((marker) => lower.includes(marker))) {
     return { reason: 'content_policy', policyText: trimKieMessage(flowText(text) ?? text) };
   }

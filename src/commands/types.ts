@@ -1,0 +1,32 @@
+import type {
+  ButtonInteraction,
+  ChatInputCommandInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../lib/clock.js';
+import type { CustomIdPrefix } from '../lib/customId.js';
+import type { Logger } from '../logger.js';
+import type { HdService } from '../services/hd.js';
+import type { JobRunner, JobStore } from '../services/jobs.js';
+import type { QuotaService } from '../services/quota.js';
+
+export interface CommandDeps {
+  readonly config: Config;
+  readonly jobs: JobStore;
+  readonly runner: JobRunner;
+  readonly quota: QuotaService;
+  readonly kie: { readonly circuit: { pauseReason(): 'credits' | 'maintenance' | null } };
+  readonly hd: HdService;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly isGuildCached: (guildId: string) => boolean;
+}
+
+export type ButtonHandler = (interaction: ButtonInteraction, jobId: string) => Promise<void>;
+
+export interface CommandModule {
+  readonly data: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  execute(interaction: ChatInputCommandInteraction): Promise<void>;
+  readonly buttons: Partial<Record<CustomIdPrefix, ButtonHandler>>;
+}
