@@ -27,7 +27,7 @@ export function createLogger(level: string, secrets: readonly string[], destinat
   const hooks = {
     // Redaction by path misses a secret quoted inside an error message; scrub values too.
     logMethod(this: PinoLogger, args: Parameters<PinoLogger['info']>, method: PinoLogger['info']) {
-      method.apply(this, scrubSecrets(args, secrets) as Parameters<PinoLogger['info']>);
+      method.apply(this, scrubSecrets(args, secrets));
     },
   };
   const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, hooks, base: { app: 'veo-bot' } };

@@ -241,8 +241,9 @@ function checkSchema(name: string, body: unknown, where: string): { errors: stri
   return { errors, unknown };
 }
 
+/** Length in Unicode code points, as Discord counts it. */
 function codePoints(s: string): number {
-  return [...s].length;
+  return Array.from(s).length;
 }
 
 const EMBED_TEXT: readonly (readonly string[])[] = [['title'], ['description'], ['footer', 'text'], ['author', 'name']];

@@ -976,7 +976,7 @@ export class LoopbackDiscord {
       mentions: [],
       mention_roles: [],
       mention_channels: [],
-      attachments: m.attachments.map(({ bytes: _bytes, ...a }) => a),
+      attachments: m.attachments.map(attachmentJson),
       embeds: m.embeds,
       components: m.components,
       flags: m.flags,
@@ -1571,6 +1571,12 @@ function faultAnswer(answer: FaultAnswer): Answer {
   return { status: answer.status, json, headers };
 }
 
+function attachmentJson(a: StoredAttachment): Record<string, unknown> {
+  const json: Record<string, unknown> = { ...a };
+  delete json.bytes;
+  return json;
+}
+
 function emptyMessage(payload: Record<string, unknown>, files: RecordedFile[]): Answer | null {
   const hasContent = typeof payload.content === 'string' && payload.content.length > 0;
   const has = (key: string): boolean => Array.isArray(payload[key]) && (payload[key] as unknown[]).length > 0;
@@ -1633,7 +1639,10 @@ async function parseBody(raw: Buffer, contentType: string | undefined, url: stri
     }
   }
   if (type.startsWith('multipart/form-data')) {
-    const form = await new Request(url, { method, headers: { 'content-type': contentType ?? '' }, body: raw, duplex: 'half' }).formData();
+    const request = new Request(url, { method, headers: { 'content-type': contentType ?? '' }, body: raw, duplex: 'half' });
+    // Deprecated for production servers (memory use); fine for test-sized bodies and needs no extra package.
+    // eslint-disable-next-line @typescript-eslint/no-deprecated
+    const form = await request.formData();
     const files: RecordedFile[] = [];
     let body: unknown;
     let error: string | null = null;

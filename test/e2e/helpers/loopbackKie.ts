@@ -1,0 +1,450 @@
+/**
+ * A loopback kie.ai for end-to-end tests: a real HTTP server on 127.0.0.1 that speaks the Veo API, the
+ * upload API and serves the result files, so the real KieClient (and its undici stack) is exercised.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface KieRecordedRequest {
+  seq: number;
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  headers: Record<string, string | string[] | undefined>;
+  json: unknown;
+  multipart?: { fields: Record<string, string>; files: { field: string; fileName: string; mimeType: string; bytes: Buffer }[] };
+  /** For an accepted generate: the task it created. */
+  taskId?: string;
+}
+
+export type GenerateBehavior =
+  | { kind: 'accept' }
+  | { kind: 'error'; httpStatus?: number; code: number; msg: string }
+  /** Never answers until close. */
+  | { kind: 'hang' };
+
+export type HdStep = 'processing-400' | 'processing-422' | 'processing-200' | 'ready';
+
+export interface LoopbackKieTask {
+  taskId: string;
+  body: Record<string, unknown>;
+  successFlag: number;
+  resultUrls: string[];
+  errorCode: number | null;
+  errorMessage: string | null;
+  /** record-info reads that still answer "generating"; the read after them finishes the task. null: only by hand. */
+  readsUntilDone: number | null;
+  hdScript: HdStep[];
+  createTime: number;
+  completeTime: number | null;
+}
+
+export type AutoOutcome = 'success' | { errorCode: number; errorMessage: string };
+
+interface StoredFile {
+  bytes: Buffer;
+  mimeType: string;
+}
+
+interface Waiter {
+  predicate: (r: KieRecordedRequest) => boolean;
+  resolve: (r: KieRecordedRequest) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+const GENERATE_PATH = '/api/v1/veo/generate';
+const HD_PROCESSING = '1080P is processing. It should be ready in 1-2 minutes. Please check back shortly.';
+
+/** Bytes that start like a real mp4 (an `ftyp` box, then one `mdat` box), filled deterministically. */
+export function fakeMp4(size: number, seed = 1): Buffer {
+  const total = Math.max(32, Math.floor(size));
+  const buf = Buffer.alloc(total);
+  buf.writeUInt32BE(24, 0);
+  buf.write('ftypisom', 4, 'latin1');
+  buf.writeUInt32BE(0x200, 12);
+  buf.write('isomiso2', 16, 'latin1');
+  buf.writeUInt32BE(total - 24, 24);
+  buf.write('mdat', 28, 'latin1');
+  let x = seed >>> 0;
+  for (let i = 32; i < total; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    buf[i] = x >>> 24;
+  }
+  return buf;
+}
+
+/** kie's documented time format, "2025-06-06 10:30:00" (UTC). */
+function kieTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
+}
+
+export class LoopbackKie {
+  readonly baseUrl: string;
+  readonly apiKey = `loopback-${randomBytes(16).toString('hex')}`;
+  readonly requests: KieRecordedRequest[] = [];
+  tasks = new Map<string, LoopbackKieTask>();
+  /** Applied to new tasks; null leaves them generating until completeTask/failTask. */
+  autoComplete: { afterReads: number; outcome: AutoOutcome } | null = { afterReads: 1, outcome: 'success' };
+  /** Queued failures, one per upload call; empty means success. */
+  uploadBehavior: { httpStatus: number; body?: unknown }[] = [];
+  /** What `/api/v1/chat/credit` answers. */
+  credits = 1000;
+
+  private readonly server: Server;
+  private readonly videoBytes: number;
+  private readonly generateQueue: GenerateBehavior[] = [];
+  private readonly outcomes = new Map<string, AutoOutcome>();
+  private readonly files = new Map<string, StoredFile>();
+  private readonly waiters = new Set<Waiter>();
+  private seq = 0;
+
+  private constructor(server: Server, baseUrl: string, videoBytes: number) {
+    this.server = server;
+    this.baseUrl = baseUrl;
+    this.videoBytes = videoBytes;
+  }
+
+  static async start(options: { videoBytes?: number } = {}): Promise<LoopbackKie> {
+    // The handler needs the instance and the instance needs the port: bind it after listening.
+    let instance: LoopbackKie | undefined;
+    const server = createServer((req, res) => {
+      if (!instance) {
+        res.writeHead(503).end();
+        return;
+      }
+      instance.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(String(err));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    instance = new LoopbackKie(server, `http://127.0.0.1:${port}`, options.videoBytes ?? 64 * 1024);
+    return instance;
+  }
+
+  generateRequests(): KieRecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === GENERATE_PATH);
+  }
+
+  /** Queued, one consumed per generate call; when the queue is empty generate accepts. */
+  nextGenerate(...behaviors: GenerateBehavior[]): void {
+    this.generateQueue.push(...behaviors);
+  }
+
+  completeTask(taskId: string, videoBytes?: number): void {
+    const task = this.task(taskId);
+    const url = this.addVideo(`${taskId}.mp4`, videoBytes ?? this.videoBytes);
+    Object.assign(task, {
+      successFlag: 1,
+      resultUrls: [url],
+      errorCode: null,
+      errorMessage: null,
+      readsUntilDone: null,
+      completeTime: Date.now(),
+    });
+  }
+
+  failTask(taskId: string, errorCode: number, errorMessage: string, successFlag: 2 | 3 = 2): void {
+    Object.assign(this.task(taskId), { successFlag, resultUrls: [], errorCode, errorMessage, readsUntilDone: null, completeTime: Date.now() });
+  }
+
+  /** One step per get-1080p call; the last step repeats. */
+  setHdScript(taskId: string, steps: HdStep[]): void {
+    this.task(taskId).hdScript = steps.length > 0 ? [...steps] : ['ready'];
+  }
+
+  /** Serves GET /files/<name> as video/mp4 and returns its URL. */
+  addVideo(name: string, bytes: number | Buffer): string {
+    return this.addFile(name, typeof bytes === 'number' ? fakeMp4(bytes, this.files.size + 1) : bytes, 'video/mp4');
+  }
+
+  waitFor(predicate: (r: KieRecordedRequest) => boolean, timeoutMs = 5_000): Promise<KieRecordedRequest> {
+    const found = this.requests.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        predicate,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters.delete(waiter);
+          reject(new Error(`LoopbackKie.waitFor: no matching request within ${timeoutMs} ms`));
+        }, timeoutMs),
+      };
+      this.waiters.add(waiter);
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new Error('LoopbackKie closed'));
+    }
+    this.waiters.clear();
+    // Also ends the responses held open by a 'hang' behaviour.
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private task(taskId: string): LoopbackKieTask {
+    const task = this.tasks.get(taskId);
+    if (!task) throw new Error(`LoopbackKie: unknown task ${taskId}`);
+    return task;
+  }
+
+  private addFile(name: string, bytes: Buffer, mimeType: string): string {
+    this.files.set(name, { bytes, mimeType });
+    return this.fileUrl(name);
+  }
+
+  private fileUrl(name: string): string {
+    return `${this.baseUrl}/files/${name.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const contentType = String(req.headers['content-type'] ?? '');
+    const record: KieRecordedRequest = {
+      seq: ++this.seq,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { ...req.headers },
+      json: contentType.includes('application/json') && body.length > 0 ? parseJson(body.toString('utf8')) : null,
+    };
+    if (contentType.startsWith('multipart/form-data')) {
+      const multipart = parseMultipart(body, contentType);
+      if (multipart) record.multipart = multipart;
+    }
+    this.requests.push(record);
+    try {
+      this.route(record, res);
+    } finally {
+      // After routing, so a waiter on a generate already finds its task.
+      this.notify(record);
+    }
+  }
+
+  private notify(record: KieRecordedRequest): void {
+    for (const waiter of this.waiters) {
+      if (waiter.predicate(record)) {
+        clearTimeout(waiter.timer);
+        this.waiters.delete(waiter);
+        waiter.resolve(record);
+      }
+    }
+  }
+
+  private route(r: KieRecordedRequest, res: ServerResponse): void {
+    if (r.path.startsWith('/files/')) {
+      this.serveFile(r, res);
+      return;
+    }
+    if (r.path.startsWith('/api/') && r.headers.authorization !== `Bearer ${this.apiKey}`) {
+      // kie answers a bad key with HTTP 200 and body code 401.
+      sendJson(res, 200, { code: 401, msg: 'You do not have access permissions', data: null });
+      return;
+    }
+    const route = `${r.method} ${r.path}`;
+    if (route === `POST ${GENERATE_PATH}`) this.generate(r, res);
+    else if (route === 'GET /api/v1/veo/record-info') this.recordInfo(r, res);
+    else if (route === 'GET /api/v1/veo/get-1080p-video') this.hd(r, res);
+    else if (route === 'GET /api/v1/chat/credit') sendJson(res, 200, { code: 200, msg: 'success', data: this.credits });
+    else if (route === 'POST /api/file-stream-upload') this.upload(r, res);
+    else sendJson(res, 404, { code: 404, msg: 'Not Found', data: null });
+  }
+
+  private generate(r: KieRecordedRequest, res: ServerResponse): void {
+    const behavior = this.generateQueue.shift() ?? { kind: 'accept' };
+    if (behavior.kind === 'hang') return;
+    if (behavior.kind === 'error') {
+      sendJson(res, behavior.httpStatus ?? 200, { code: behavior.code, msg: behavior.msg, data: null });
+      return;
+    }
+    const body = isRecord(r.json) ? r.json : null;
+    if (!body || typeof body.prompt !== 'string' || body.prompt === '') {
+      sendJson(res, 200, { code: 422, msg: 'prompt is required', data: null });
+      return;
+    }
+    const taskId = randomBytes(16).toString('hex');
+    this.tasks.set(taskId, {
+      taskId,
+      body,
+      successFlag: 0,
+      resultUrls: [],
+      errorCode: null,
+      errorMessage: null,
+      readsUntilDone: this.autoComplete ? this.autoComplete.afterReads : null,
+      hdScript: ['ready'],
+      createTime: Date.now(),
+      completeTime: null,
+    });
+    if (this.autoComplete) this.outcomes.set(taskId, this.autoComplete.outcome);
+    r.taskId = taskId;
+    sendJson(res, 200, { code: 200, msg: 'success', data: { taskId } });
+  }
+
+  private recordInfo(r: KieRecordedRequest, res: ServerResponse): void {
+    const task = this.tasks.get(r.query.taskId ?? '');
+    if (!task) {
+      sendJson(res, 200, { code: 422, msg: 'recordInfo is null', data: null });
+      return;
+    }
+    if (task.successFlag === 0 && task.readsUntilDone !== null) {
+      if (task.readsUntilDone > 0) task.readsUntilDone -= 1;
+      else this.finish(task);
+    }
+    const succeeded = task.successFlag === 1;
+    sendJson(res, 200, {
+      code: 200,
+      msg: 'success',
+      data: {
+        taskId: task.taskId,
+        paramJson: JSON.stringify(task.body),
+        // Both documented time shapes: epoch ms and the zoneless string.
+        createTime: task.createTime,
+        completeTime: task.completeTime === null ? null : kieTime(task.completeTime),
+        response: succeeded
+          ? { taskId: task.taskId, resultUrls: task.resultUrls, originUrls: null, fullResultUrls: null, resolution: '720p' }
+          : null,
+        successFlag: task.successFlag,
+        errorCode: task.errorCode,
+        errorMessage: task.errorMessage,
+        fallbackFlag: false,
+      },
+    });
+  }
+
+  private finish(task: LoopbackKieTask): void {
+    const outcome = this.outcomes.get(task.taskId) ?? 'success';
+    if (outcome === 'success') this.completeTask(task.taskId);
+    else this.failTask(task.taskId, outcome.errorCode, outcome.errorMessage);
+  }
+
+  private hd(r: KieRecordedRequest, res: ServerResponse): void {
+    const task = this.tasks.get(r.query.taskId ?? '');
+    if (!task) {
+      sendJson(res, 200, { code: 422, msg: 'record is null', data: null });
+      return;
+    }
+    if (task.successFlag !== 1) {
+      sendJson(res, 200, { code: 422, msg: 'record status is not success', data: null });
+      return;
+    }
+    const step = (task.hdScript.length > 1 ? task.hdScript.shift() : task.hdScript[0]) ?? 'ready';
+    if (step === 'processing-400') sendJson(res, 200, { code: 400, msg: HD_PROCESSING, data: null });
+    else if (step === 'processing-422') sendJson(res, 200, { code: 422, msg: HD_PROCESSING, data: null });
+    else if (step === 'processing-200') sendJson(res, 200, { code: 200, msg: 'success', data: {} });
+    else {
+      const name = `${task.taskId}-1080p.mp4`;
+      const resultUrl = this.files.has(name) ? this.fileUrl(name) : this.addVideo(name, this.videoBytes);
+      sendJson(res, 200, { code: 200, msg: 'success', data: { resultUrl } });
+    }
+  }
+
+  private upload(r: KieRecordedRequest, res: ServerResponse): void {
+    const failure = this.uploadBehavior.shift();
+    if (failure) {
+      sendJson(res, failure.httpStatus, failure.body ?? { success: false, code: failure.httpStatus, msg: 'upload failed' });
+      return;
+    }
+    const file = r.multipart?.files.find((f) => f.field === 'file');
+    const uploadPath = r.multipart?.fields.uploadPath;
+    if (!file || !uploadPath) {
+      const missing = file ? 'uploadPath' : 'file';
+      sendJson(res, 200, { success: false, code: 400, msg: `Missing required parameter: ${missing}`, data: null });
+      return;
+    }
+    const fileName = r.multipart?.fields.fileName ?? (file.fileName || `${randomBytes(8).toString('hex')}.bin`);
+    const filePath = `${uploadPath}/${fileName}`;
+    const downloadUrl = this.addFile(`uploads/${filePath}`, file.bytes, file.mimeType);
+    sendJson(res, 200, {
+      success: true,
+      code: 200,
+      msg: 'File uploaded successfully',
+      data: { fileName, filePath, downloadUrl, fileSize: file.bytes.length, mimeType: file.mimeType, uploadedAt: new Date().toISOString() },
+    });
+  }
+
+  private serveFile(r: KieRecordedRequest, res: ServerResponse): void {
+    let name: string;
+    try {
+      name = decodeURIComponent(r.path.slice('/files/'.length));
+    } catch {
+      name = '';
+    }
+    const file = this.files.get(name);
+    if (!file || (r.method !== 'GET' && r.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.bytes.length });
+    res.end(r.method === 'HEAD' ? undefined : file.bytes);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Enough of RFC 7578 for what undici's FormData writes. */
+function parseMultipart(body: Buffer, contentType: string): NonNullable<KieRecordedRequest['multipart']> | null {
+  const match = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType);
+  const boundaryText = match?.[1] ?? match?.[2];
+  if (!boundaryText) return null;
+  const boundary = Buffer.from(`--${boundaryText.trim()}`);
+  const fields: Record<string, string> = {};
+  const files: NonNullable<KieRecordedRequest['multipart']>['files'] = [];
+  let pos = body.indexOf(boundary);
+  if (pos < 0) return null;
+  for (;;) {
+    pos += boundary.length;
+    if (body.subarray(pos, pos + 2).toString('latin1') === '--') break;
+    if (body.subarray(pos, pos + 2).toString('latin1') === '\r\n') pos += 2;
+    const headerEnd = body.indexOf('\r\n\r\n', pos);
+    if (headerEnd < 0) return null;
+    const next = body.indexOf(boundary, headerEnd + 4);
+    if (next < 0) return null;
+    const headers = body.subarray(pos, headerEnd).toString('utf8');
+    // The CRLF before the next boundary belongs to the delimiter, not the content.
+    const content = body.subarray(headerEnd + 4, next - 2);
+    const name = /name="([^"]*)"/i.exec(headers)?.[1];
+    const fileName = /filename="([^"]*)"/i.exec(headers)?.[1];
+    const mimeType = /content-type:\s*([^\r\n]+)/i.exec(headers)?.[1]?.trim() ?? 'application/octet-stream';
+    if (name !== undefined) {
+      if (fileName !== undefined) files.push({ field: name, fileName, mimeType, bytes: Buffer.from(content) });
+      else fields[name] = content.toString('utf8');
+    }
+    pos = next;
+  }
+  return { fields, files };
+}
