@@ -4,7 +4,8 @@ import type { Clock } from '../lib/clock.js';
 import { KeyedLock } from '../lib/keyedLock.js';
 import { renderFailure, renderStatus, statusKey } from '../lib/render.js';
 import type { Logger } from '../logger.js';
-import type { DeliveryService } from './delivery.js';
+import type { DeliveryOutcome } from './delivery.js';
+import type { MessageView } from '../lib/render.js';
 import { isFinal, type JobFailureReason, type JobRecord, type JobState } from './jobRecord.js';
 import type { KieCircuitState } from './kie/circuit.js';
 import {
@@ -117,6 +118,12 @@ export interface LimiterPort {
   cancel(id: string): void;
 }
 
+export interface DeliveryPort {
+  deliver(job: JobRecord): Promise<DeliveryOutcome>;
+  updateJobMessage(job: JobRecord, view: MessageView): Promise<{ job: JobRecord; shown: boolean }>;
+  showFailure(job: JobRecord, view: MessageView): Promise<JobRecord>;
+}
+
 export interface JobRunnerOptions {
   readonly pollIntervalMs: number;
   /** Status edits of one job are coalesced to at most one per this period (DESIGN §1.5). */
@@ -131,7 +138,7 @@ export interface JobRunnerDeps {
   readonly kie: KiePort;
   readonly quota: QuotaPort;
   readonly limiter: LimiterPort;
-  readonly delivery: DeliveryService;
+  readonly delivery: DeliveryPort;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random?: () => number;

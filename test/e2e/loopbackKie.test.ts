@@ -60,7 +60,11 @@ describe('LoopbackKie with the real KieClient', () => {
 
     expect(taskId).toMatch(/^[0-9a-f]{32}$/);
     expect(reads).toBe(2);
-    expect(info).toMatchObject({ status: 'succeeded', successFlag: 1, params: { prompt: REQUEST.prompt, model: 'veo3_fast' } });
+    expect(info).toMatchObject({
+      status: 'succeeded',
+      successFlag: 1,
+      params: { prompt: REQUEST.prompt, model: 'veo3_fast' },
+    });
     expect(info.createdAt).toEqual(expect.any(Number));
     expect(info.completedAt).toEqual(expect.any(Number));
     expect(video.status).toBe(200);
@@ -68,7 +72,11 @@ describe('LoopbackKie with the real KieClient', () => {
     expect(video.bytes).toHaveLength(100_000);
     expect(video.bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
     const [sent] = kie.generateRequests();
-    expect(sent?.json).toStrictEqual({ ...{ prompt: REQUEST.prompt, model: 'veo3_fast', aspect_ratio: '16:9' }, enableTranslation: true, generationType: 'TEXT_2_VIDEO' });
+    expect(sent?.json).toStrictEqual({
+      ...{ prompt: REQUEST.prompt, model: 'veo3_fast', aspect_ratio: '16:9' },
+      enableTranslation: true,
+      generationType: 'TEXT_2_VIDEO',
+    });
     expect(String(sent?.headers['user-agent'])).toMatch(/^VeoBot\//);
     expect(sent?.taskId).toBe(taskId);
   });
@@ -92,14 +100,31 @@ describe('LoopbackKie with the real KieClient', () => {
 
   it('GIVEN an image WHEN uploaded THEN the multipart fields arrive and the downloadUrl serves the same bytes', async () => {
     const client = clientFor();
-    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 500 }, (_, i) => i % 256)]);
+    const png = Buffer.from([
+      0x89,
+      0x50,
+      0x4e,
+      0x47,
+      0x0d,
+      0x0a,
+      0x1a,
+      0x0a,
+      ...Array.from({ length: 500 }, (_, i) => i % 256),
+    ]);
 
-    const { downloadUrl } = await client.uploadFile({ data: png, fileName: 'first.png', mimeType: 'image/png', uploadPath: 'veo-bot/job1' });
+    const { downloadUrl } = await client.uploadFile({
+      data: png,
+      fileName: 'first.png',
+      mimeType: 'image/png',
+      uploadPath: 'veo-bot/job1',
+    });
     const back = await download(downloadUrl);
 
     const upload = await kie.waitFor((r) => r.path === '/api/file-stream-upload');
     expect(upload.multipart?.fields).toMatchObject({ uploadPath: 'veo-bot/job1', fileName: 'first.png' });
-    expect(upload.multipart?.files).toEqual([{ field: 'file', fileName: 'first.png', mimeType: 'image/png', bytes: png }]);
+    expect(upload.multipart?.files).toEqual([
+      { field: 'file', fileName: 'first.png', mimeType: 'image/png', bytes: png },
+    ]);
     expect(back).toMatchObject({ status: 200, type: 'image/png' });
     expect(back.bytes.equals(png)).toBe(true);
   });
@@ -108,7 +133,9 @@ describe('LoopbackKie with the real KieClient', () => {
     const client = clientFor();
     kie.uploadBehavior.push({ httpStatus: 500 });
 
-    await expect(client.uploadFile({ data: new Uint8Array([1, 2, 3]), fileName: 'a.png', mimeType: 'image/png', uploadPath: 'x' })).resolves.toMatchObject({
+    await expect(
+      client.uploadFile({ data: new Uint8Array([1, 2, 3]), fileName: 'a.png', mimeType: 'image/png', uploadPath: 'x' }),
+    ).resolves.toMatchObject({
       downloadUrl: expect.stringContaining('/files/uploads/x/a.png') as unknown,
     });
     expect(kie.requests.filter((r) => r.path === '/api/file-stream-upload')).toHaveLength(2);
@@ -116,7 +143,10 @@ describe('LoopbackKie with the real KieClient', () => {
 
   it('GIVEN a task that fails on content policy WHEN polled THEN the failure is described as content_policy', async () => {
     const client = clientFor();
-    kie.autoComplete = { afterReads: 0, outcome: { errorCode: 400, errorMessage: 'Your prompt was flagged by Website as violating content policies.' } };
+    kie.autoComplete = {
+      afterReads: 0,
+      outcome: { errorCode: 400, errorMessage: 'Your prompt was flagged by Website as violating content policies.' },
+    };
 
     const { taskId } = await client.generate(REQUEST);
     const { info, reads } = await pollUntilDone(client, taskId);

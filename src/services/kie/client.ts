@@ -86,7 +86,9 @@ type RawResult =
   | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined>; text: string }
   | { kind: 'thrown'; err: unknown; timedOut: boolean };
 
-type Verdict = { kind: 'answer'; answer: Answer } | { kind: 'failure'; error: KieError; retryable: boolean; retryAfterMs: number | null };
+type Verdict =
+  | { kind: 'answer'; answer: Answer }
+  | { kind: 'failure'; error: KieError; retryable: boolean; retryAfterMs: number | null };
 
 export class KieClient implements KieApi {
   readonly circuit: KieCircuit;
@@ -196,7 +198,14 @@ export class KieClient implements KieApi {
   }
 
   private readCall(path: string): Call {
-    return { method: 'GET', url: this.apiBaseUrl + path, path, policy: 'read', maxRetries: this.maxRetries, timeoutMs: this.timeoutMs };
+    return {
+      method: 'GET',
+      url: this.apiBaseUrl + path,
+      path,
+      policy: 'read',
+      maxRetries: this.maxRetries,
+      timeoutMs: this.timeoutMs,
+    };
   }
 
   /** The one place that talks HTTP: headers, per-attempt timeout, body-code verdict, retries. */
@@ -276,7 +285,8 @@ export class KieClient implements KieApi {
     }
 
     const { status, text } = raw;
-    if (status === 403 && text.toLowerCase().includes('error code: 1010')) return fail(new KieBlockedError(context), false);
+    if (status === 403 && text.toLowerCase().includes('error code: 1010'))
+      return fail(new KieBlockedError(context), false);
 
     const json = parseJson(text);
     const envelope = envelopeSchema.safeParse(json);
@@ -290,9 +300,14 @@ export class KieClient implements KieApi {
         return { kind: 'answer', answer: { httpStatus: status, code, msg: apiMessage, data, attempt } };
       }
     } else if (status >= 200 && status < 300) {
-      const detail = json === undefined ? 'not JSON' : `not the {code, msg, data} envelope (${summarise(envelope.error)})`;
+      const detail =
+        json === undefined ? 'not JSON' : `not the {code, msg, data} envelope (${summarise(envelope.error)})`;
       const error = new KieResponseError({ ...context, httpStatus: status, detail });
-      if (generate) return fail(new KieOutcomeUnknownError({ ...context, reason: 'unreadable', httpStatus: status, cause: error }), false);
+      if (generate)
+        return fail(
+          new KieOutcomeUnknownError({ ...context, reason: 'unreadable', httpStatus: status, cause: error }),
+          false,
+        );
       return fail(error, false);
     } else {
       apiCode = status;
@@ -318,9 +333,19 @@ export class KieClient implements KieApi {
     const parsed = schema.safeParse(answer.data);
     if (parsed.success) return parsed.data;
     const context = { method: call.method, path: call.path, attempt: answer.attempt };
-    const error = new KieResponseError({ ...context, httpStatus: answer.httpStatus, detail: `unexpected data (${summarise(parsed.error)})` });
+    const error = new KieResponseError({
+      ...context,
+      httpStatus: answer.httpStatus,
+      detail: `unexpected data (${summarise(parsed.error)})`,
+    });
     if (call.policy === 'generate') {
-      throw new KieOutcomeUnknownError({ ...context, reason: 'unreadable', httpStatus: answer.httpStatus, apiCode: answer.code, cause: error });
+      throw new KieOutcomeUnknownError({
+        ...context,
+        reason: 'unreadable',
+        httpStatus: answer.httpStatus,
+        apiCode: answer.code,
+        cause: error,
+      });
     }
     throw error;
   }
@@ -348,7 +373,9 @@ function generateBody(req: GenerateRequest): Record<string, unknown> {
     aspect_ratio: req.aspectRatio,
     enableTranslation: true,
     ...(req.seed !== undefined ? { seeds: req.seed } : {}),
-    ...(images ? { imageUrls: [...images], generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO' } : { generationType: 'TEXT_2_VIDEO' }),
+    ...(images
+      ? { imageUrls: [...images], generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO' }
+      : { generationType: 'TEXT_2_VIDEO' }),
     ...(req.callBackUrl ? { callBackUrl: req.callBackUrl } : {}),
   };
 }
@@ -404,11 +431,21 @@ function parseRetryAfter(value: string | string[] | undefined, now: number): num
 
 // ---- Wire shapes: tolerant at the boundary, because kie's docs disagree with each other. ----
 
-const intLike = z.union([z.number().int(), z.string().trim().regex(/^-?\d+$/).transform(Number)]);
+const intLike = z.union([
+  z.number().int(),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/)
+    .transform(Number),
+]);
 
 const envelopeSchema = z.object({
   code: intLike,
-  msg: z.unknown().optional().transform((v) => (typeof v === 'string' ? v : v == null ? '' : JSON.stringify(v))),
+  msg: z
+    .unknown()
+    .optional()
+    .transform((v) => (typeof v === 'string' ? v : v == null ? '' : JSON.stringify(v))),
   data: z.unknown().optional(),
 });
 
@@ -418,9 +455,19 @@ const hdDataSchema = z.object({ resultUrl: z.string().nullish() }).nullish();
 
 const uploadDataSchema = z.object({ downloadUrl: z.string().min(1) });
 
-const creditsSchema = z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/).transform(Number)]);
+const creditsSchema = z.union([
+  z.number(),
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+(\.\d+)?$/)
+    .transform(Number),
+]);
 
-const optionalString = z.unknown().optional().transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : null));
+const optionalString = z
+  .unknown()
+  .optional()
+  .transform((v) => (typeof v === 'string' && v.trim() !== '' ? v : null));
 
 const recordSchema = z.object({
   taskId: z.string().nullish(),
@@ -496,7 +543,9 @@ function urlList(value: unknown): string[] {
 
 function paramsOf(value: unknown): Record<string, unknown> | null {
   const parsed = typeof value === 'string' ? parseJson(value) : value;
-  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : null;
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : null;
 }
 
 const ZONELESS_TIME = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;

@@ -47,7 +47,10 @@ export class KieHttpError extends KieError {
   readonly apiMessage: string;
 
   constructor(context: KieErrorContext & ApiAnswer) {
-    super(`${where(context)} answered code ${context.apiCode} (HTTP ${context.httpStatus}): ${context.apiMessage}`, context);
+    super(
+      `${where(context)} answered code ${context.apiCode} (HTTP ${context.httpStatus}): ${context.apiMessage}`,
+      context,
+    );
     this.httpStatus = context.httpStatus;
     this.apiCode = context.apiCode;
     this.apiMessage = context.apiMessage;

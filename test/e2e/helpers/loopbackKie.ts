@@ -13,7 +13,10 @@ export interface KieRecordedRequest {
   query: Record<string, string>;
   headers: Record<string, string | string[] | undefined>;
   json: unknown;
-  multipart?: { fields: Record<string, string>; files: { field: string; fileName: string; mimeType: string; bytes: Buffer }[] };
+  multipart?: {
+    fields: Record<string, string>;
+    files: { field: string; fileName: string; mimeType: string; bytes: Buffer }[];
+  };
   /** For an accepted generate: the task it created. */
   taskId?: string;
 }
@@ -107,18 +110,7 @@ export class LoopbackKie {
   }
 
   static async start(options: { videoBytes?: number } = {}): Promise<LoopbackKie> {
-    // The handler needs the instance and the instance needs the port: bind it after listening.
-    let instance: LoopbackKie | undefined;
-    const server = createServer((req, res) => {
-      if (!instance) {
-        res.writeHead(503).end();
-        return;
-      }
-      instance.handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(String(err));
-      });
-    });
+    const server = createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => {
@@ -127,7 +119,13 @@ export class LoopbackKie {
       });
     });
     const { port } = server.address() as AddressInfo;
-    instance = new LoopbackKie(server, `http://127.0.0.1:${port}`, options.videoBytes ?? 64 * 1024);
+    const instance = new LoopbackKie(server, `http://127.0.0.1:${port}`, options.videoBytes ?? 64 * 1024);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      instance.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(String(err));
+      });
+    });
     return instance;
   }
 
@@ -154,7 +152,14 @@ export class LoopbackKie {
   }
 
   failTask(taskId: string, errorCode: number, errorMessage: string, successFlag: 2 | 3 = 2): void {
-    Object.assign(this.task(taskId), { successFlag, resultUrls: [], errorCode, errorMessage, readsUntilDone: null, completeTime: Date.now() });
+    Object.assign(this.task(taskId), {
+      successFlag,
+      resultUrls: [],
+      errorCode,
+      errorMessage,
+      readsUntilDone: null,
+      completeTime: Date.now(),
+    });
   }
 
   /** One step per get-1080p call; the last step repeats. */
@@ -213,7 +218,7 @@ export class LoopbackKie {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', this.baseUrl);
-    const contentType = String(req.headers['content-type'] ?? '');
+    const contentType = req.headers['content-type'] ?? '';
     const record: KieRecordedRequest = {
       seq: ++this.seq,
       method: req.method ?? 'GET',
@@ -315,7 +320,13 @@ export class LoopbackKie {
         createTime: task.createTime,
         completeTime: task.completeTime === null ? null : kieTime(task.completeTime),
         response: succeeded
-          ? { taskId: task.taskId, resultUrls: task.resultUrls, originUrls: null, fullResultUrls: null, resolution: '720p' }
+          ? {
+              taskId: task.taskId,
+              resultUrls: task.resultUrls,
+              originUrls: null,
+              fullResultUrls: null,
+              resolution: '720p',
+            }
           : null,
         successFlag: task.successFlag,
         errorCode: task.errorCode,
@@ -355,7 +366,11 @@ export class LoopbackKie {
   private upload(r: KieRecordedRequest, res: ServerResponse): void {
     const failure = this.uploadBehavior.shift();
     if (failure) {
-      sendJson(res, failure.httpStatus, failure.body ?? { success: false, code: failure.httpStatus, msg: 'upload failed' });
+      sendJson(
+        res,
+        failure.httpStatus,
+        failure.body ?? { success: false, code: failure.httpStatus, msg: 'upload failed' },
+      );
       return;
     }
     const file = r.multipart?.files.find((f) => f.field === 'file');
@@ -372,7 +387,14 @@ export class LoopbackKie {
       success: true,
       code: 200,
       msg: 'File uploaded successfully',
-      data: { fileName, filePath, downloadUrl, fileSize: file.bytes.length, mimeType: file.mimeType, uploadedAt: new Date().toISOString() },
+      data: {
+        fileName,
+        filePath,
+        downloadUrl,
+        fileSize: file.bytes.length,
+        mimeType: file.mimeType,
+        uploadedAt: new Date().toISOString(),
+      },
     });
   }
 

@@ -60,7 +60,10 @@ describe('KieClient.generate', () => {
     const [call] = kie.calls();
     expect(call?.method).toBe('POST');
     expect(call?.path).toBe('/api/v1/veo/generate');
-    expect(call?.headers).toMatchObject({ authorization: `Bearer ${KIE_TEST_KEY}`, 'content-type': 'application/json' });
+    expect(call?.headers).toMatchObject({
+      authorization: `Bearer ${KIE_TEST_KEY}`,
+      'content-type': 'application/json',
+    });
     expect(String(call?.headers?.['user-agent'])).toMatch(/^VeoBot\//);
     expect(JSON.parse(String(call?.body))).toStrictEqual({
       prompt: 'a red fox in the snow',
@@ -242,7 +245,10 @@ describe('KieClient retries on reads', () => {
   });
 
   it('GIVEN 429 on every attempt WHEN recordInfo is called THEN it throws KieRateLimitError with retryAfterMs', async () => {
-    kie.api.intercept(RECORD).reply(429, envelope(429, 'Too many requests'), { headers: { 'retry-after': '2' } }).times(4);
+    kie.api
+      .intercept(RECORD)
+      .reply(429, envelope(429, 'Too many requests'), { headers: { 'retry-after': '2' } })
+      .times(4);
 
     const err = await kie.client.recordInfo('task1').catch((e: unknown) => e);
 
@@ -253,7 +259,11 @@ describe('KieClient retries on reads', () => {
 
   it('GIVEN a slow server WHEN recordInfo is called THEN it throws KieTimeoutError after its retries', async () => {
     const client = kie.makeClient({ timeoutMs: 20, maxRetries: 1 });
-    kie.api.intercept(RECORD).reply(200, record({ successFlag: 0 })).delay(300).times(2);
+    kie.api
+      .intercept(RECORD)
+      .reply(200, record({ successFlag: 0 }))
+      .delay(300)
+      .times(2);
 
     const err = await client.recordInfo('task1').catch((e: unknown) => e);
 
@@ -372,7 +382,12 @@ describe('KieClient.recordInfo mapping', () => {
   });
 
   it('GIVEN resultUrls as a JSON string WHEN recordInfo is called THEN the string is parsed into URLs', async () => {
-    kie.api.intercept(RECORD).reply(200, record({ successFlag: 1, response: { resultUrls: '["https://x.test/1.mp4","https://x.test/2.mp4"]' } }));
+    kie.api
+      .intercept(RECORD)
+      .reply(
+        200,
+        record({ successFlag: 1, response: { resultUrls: '["https://x.test/1.mp4","https://x.test/2.mp4"]' } }),
+      );
 
     const info = await kie.client.recordInfo('task1');
 
@@ -381,10 +396,18 @@ describe('KieClient.recordInfo mapping', () => {
   });
 
   it('GIVEN successFlag 3 WHEN recordInfo is called THEN the task failed with kie error code and message', async () => {
-    kie.api.intercept(RECORD).reply(
-      200,
-      record({ successFlag: 3, response: null, errorCode: 501, errorMessage: 'Generation failed', completeTime: 1755572700000 }),
-    );
+    kie.api
+      .intercept(RECORD)
+      .reply(
+        200,
+        record({
+          successFlag: 3,
+          response: null,
+          errorCode: 501,
+          errorMessage: 'Generation failed',
+          completeTime: 1755572700000,
+        }),
+      );
 
     await expect(kie.client.recordInfo('task1')).resolves.toMatchObject({
       status: 'failed',
@@ -405,7 +428,9 @@ describe('KieClient.recordInfo mapping', () => {
   });
 
   it('GIVEN successFlag 0 and epoch ms times WHEN recordInfo is called THEN the task is generating with createdAt set', async () => {
-    kie.api.intercept(RECORD).reply(200, record({ successFlag: 0, response: null, completeTime: null, createTime: 1755572609000 }));
+    kie.api
+      .intercept(RECORD)
+      .reply(200, record({ successFlag: 0, response: null, completeTime: null, createTime: 1755572609000 }));
 
     await expect(kie.client.recordInfo('task1')).resolves.toMatchObject({
       status: 'generating',
@@ -425,7 +450,9 @@ describe('KieClient.recordInfo mapping', () => {
   });
 
   it('GIVEN paramJson as an object and extra unknown fields WHEN recordInfo is called THEN params is that object', async () => {
-    kie.api.intercept(RECORD).reply(200, record({ successFlag: 0, paramJson: { prompt: 'p', model: 'veo3' }, somethingNew: 42 }));
+    kie.api
+      .intercept(RECORD)
+      .reply(200, record({ successFlag: 0, paramJson: { prompt: 'p', model: 'veo3' }, somethingNew: 42 }));
 
     await expect(kie.client.recordInfo('task1')).resolves.toMatchObject({ params: { prompt: 'p', model: 'veo3' } });
   });
@@ -433,7 +460,9 @@ describe('KieClient.recordInfo mapping', () => {
 
 describe('KieClient.get1080p', () => {
   it('GIVEN body code 400 WHEN get1080p is called THEN it is processing, after one request', async () => {
-    kie.api.intercept(HD).reply(200, envelope(400, '1080P is processing. It should be ready in 1-2 minutes. Please check back shortly.'));
+    kie.api
+      .intercept(HD)
+      .reply(200, envelope(400, '1080P is processing. It should be ready in 1-2 minutes. Please check back shortly.'));
 
     await expect(kie.client.get1080p('task1')).resolves.toEqual({ state: 'processing' });
     expect(kie.calls()).toHaveLength(1);
@@ -454,7 +483,10 @@ describe('KieClient.get1080p', () => {
   it('GIVEN 200 with resultUrl WHEN get1080p is called THEN it is ready with that URL', async () => {
     kie.api.intercept(HD).reply(200, envelope(200, 'success', { resultUrl: 'https://tempfile.test/hd.mp4' }));
 
-    await expect(kie.client.get1080p('task1')).resolves.toEqual({ state: 'ready', url: 'https://tempfile.test/hd.mp4' });
+    await expect(kie.client.get1080p('task1')).resolves.toEqual({
+      state: 'ready',
+      url: 'https://tempfile.test/hd.mp4',
+    });
   });
 
   it('GIVEN a 422 "record is null" WHEN get1080p is called THEN it throws KieHttpError 422', async () => {
@@ -477,12 +509,19 @@ describe('KieClient.uploadFile and credits', () => {
           success: true,
           code: 200,
           msg: 'File uploaded successfully',
-          data: { fileName: 'cat.png', filePath: 'veo-bot/cat.png', downloadUrl: 'https://tempfile.test/veo-bot/cat.png', fileSize: 7 },
+          data: {
+            fileName: 'cat.png',
+            filePath: 'veo-bot/cat.png',
+            downloadUrl: 'https://tempfile.test/veo-bot/cat.png',
+            fileSize: 7,
+          },
         }),
       };
     });
 
-    await expect(kie.client.uploadFile({ data: bytes, fileName: 'cat.png', mimeType: 'image/png', uploadPath: 'veo-bot' })).resolves.toEqual({
+    await expect(
+      kie.client.uploadFile({ data: bytes, fileName: 'cat.png', mimeType: 'image/png', uploadPath: 'veo-bot' }),
+    ).resolves.toEqual({
       downloadUrl: 'https://tempfile.test/veo-bot/cat.png',
     });
 
@@ -499,9 +538,14 @@ describe('KieClient.uploadFile and credits', () => {
   });
 
   it('GIVEN the upload fails twice with 500 WHEN uploadFile is called THEN it retries only once', async () => {
-    kie.upload.intercept(UPLOAD).reply(500, JSON.stringify({ success: false, code: 500, msg: 'Server error' })).times(2);
+    kie.upload
+      .intercept(UPLOAD)
+      .reply(500, JSON.stringify({ success: false, code: 500, msg: 'Server error' }))
+      .times(2);
 
-    const err = await kie.client.uploadFile({ data: bytes, fileName: 'a.png', mimeType: 'image/png', uploadPath: 'x' }).catch((e: unknown) => e);
+    const err = await kie.client
+      .uploadFile({ data: bytes, fileName: 'a.png', mimeType: 'image/png', uploadPath: 'x' })
+      .catch((e: unknown) => e);
 
     expect(err).toBeInstanceOf(KieHttpError);
     expect(kie.calls()).toHaveLength(2);
@@ -567,7 +611,14 @@ describe('KieClient secrets', () => {
     expect(kie.logger.lines).toHaveLength(1);
     expect(kie.logger.lines[0]).toMatchObject({
       level: 'debug',
-      fields: { method: 'GET', path: '/api/v1/chat/credit', status: 200, code: 200, attempt: 1, durationMs: expect.any(Number) as unknown },
+      fields: {
+        method: 'GET',
+        path: '/api/v1/chat/credit',
+        status: 200,
+        code: 200,
+        attempt: 1,
+        durationMs: expect.any(Number) as unknown,
+      },
     });
   });
 });

@@ -44,7 +44,11 @@ describe('describeKieFailure', () => {
 
   it.each<[number | null, string | null, KieFailureReason]>([
     [400, 'Only English prompts are supported at this time.', 'english_only'],
-    [400, 'Failed to fetch the image. Kindly verify any access limits set by you or your service provider.', 'image_fetch'],
+    [
+      400,
+      'Failed to fetch the image. Kindly verify any access limits set by you or your service provider.',
+      'image_fetch',
+    ],
     [400, 'public error unsafe image upload', 'unsafe_image'],
     [400, 'Something else was wrong', 'validation'],
     [401, 'You do not have access permissions', 'unauthorized'],
@@ -80,15 +84,39 @@ describe('describeKieFailure', () => {
 
 describe('describeKieError', () => {
   it.each<{ name: string; err: unknown; reason: KieFailureReason }>([
-    { name: 'KieHttpError 402', err: new KieHttpError({ ...context, httpStatus: 200, apiCode: 402, apiMessage: 'Insufficient credits' }), reason: 'credits' },
-    { name: 'KieHttpError policy', err: new KieHttpError({ ...context, httpStatus: 200, apiCode: 400, apiMessage: FLAGGED }), reason: 'content_policy' },
-    { name: 'KieRateLimitError', err: new KieRateLimitError({ ...context, httpStatus: 429, apiCode: 429, apiMessage: '', retryAfterMs: null }), reason: 'rate_limited' },
+    {
+      name: 'KieHttpError 402',
+      err: new KieHttpError({ ...context, httpStatus: 200, apiCode: 402, apiMessage: 'Insufficient credits' }),
+      reason: 'credits',
+    },
+    {
+      name: 'KieHttpError policy',
+      err: new KieHttpError({ ...context, httpStatus: 200, apiCode: 400, apiMessage: FLAGGED }),
+      reason: 'content_policy',
+    },
+    {
+      name: 'KieRateLimitError',
+      err: new KieRateLimitError({ ...context, httpStatus: 429, apiCode: 429, apiMessage: '', retryAfterMs: null }),
+      reason: 'rate_limited',
+    },
     { name: 'KieBlockedError', err: new KieBlockedError(context), reason: 'blocked' },
-    { name: 'KiePausedError', err: new KiePausedError({ ...context, attempt: 0, reason: 'maintenance' }), reason: 'maintenance' },
+    {
+      name: 'KiePausedError',
+      err: new KiePausedError({ ...context, attempt: 0, reason: 'maintenance' }),
+      reason: 'maintenance',
+    },
     { name: 'KieTimeoutError', err: new KieTimeoutError({ ...context, timeoutMs: 10 }), reason: 'server' },
     { name: 'KieNetworkError', err: new KieNetworkError({ ...context, errorCode: 'ECONNRESET' }), reason: 'server' },
-    { name: 'KieOutcomeUnknownError', err: new KieOutcomeUnknownError({ ...context, reason: 'timeout' }), reason: 'unknown' },
-    { name: 'KieResponseError', err: new KieResponseError({ ...context, httpStatus: 200, detail: 'x' }), reason: 'unknown' },
+    {
+      name: 'KieOutcomeUnknownError',
+      err: new KieOutcomeUnknownError({ ...context, reason: 'timeout' }),
+      reason: 'unknown',
+    },
+    {
+      name: 'KieResponseError',
+      err: new KieResponseError({ ...context, httpStatus: 200, detail: 'x' }),
+      reason: 'unknown',
+    },
     { name: 'a plain Error', err: new Error('boom'), reason: 'unknown' },
   ])('GIVEN $name WHEN described THEN the reason is $reason', ({ err, reason }) => {
     expect(describeKieError(err).reason).toBe(reason);
