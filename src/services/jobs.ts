@@ -161,6 +161,8 @@ export class JobRunner {
   readonly #aborts = new Map<string, AbortController>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #lastNudge = new Map<string, number>();
+  readonly #lastStatus = new Map<string, { key: string; at: number }>();
+  readonly #statusLock = new KeyedLock();
   readonly #statusMinIntervalMs: number;
   readonly #random: () => number;
   #stopping = false;
@@ -373,6 +375,7 @@ export class JobRunner {
     }
     if (info.status === 'succeeded') {
       const urls = info.fullResultUrls.length > 0 ? info.fullResultUrls : info.resultUrls;
+      this.#lastStatus.delete(id);
       const delivering = await this.deps.jobs.update(id, (j) => ({
         ...j,
         state: 'delivering',
@@ -461,6 +464,7 @@ export class JobRunner {
       finishedAt: this.deps.clock.now(),
       lateUntil,
     }));
+    this.#lastStatus.delete(id);
     this.#log(failed, before.state, { reason });
     await this.deps.quota.refund(scopeOf(failed), id);
     const refunded = await this.deps.jobs.update(id, (j) => ({ ...j, refunded: true }));
@@ -471,30 +475,43 @@ export class JobRunner {
     }
   }
 
+  /** Serialised per job, and gated in memory first so a moving queue does not read every record. */
   async #showStatus(id: string): Promise<void> {
-    const job = await this.deps.jobs.get(id);
-    if (!job || (job.state !== 'queued' && job.state !== 'generating')) return;
-    const position = this.deps.limiter.position(id);
-    const key = statusKey(job, { position });
-    if (job.status?.key === key) return;
-    const wait = job.status ? job.status.at + this.#statusMinIntervalMs - this.deps.clock.now() : 0;
-    if (wait > 0) {
-      if (!this.#statusTimers.has(id) && !this.#stopping) {
-        this.#statusTimers.set(
-          id,
-          setTimeout(() => {
-            this.#statusTimers.delete(id);
-            this.#track(id, () => this.#showStatus(id));
-          }, wait),
-        );
+    await this.#statusLock.run(id, async () => {
+      const position = this.deps.limiter.position(id);
+      const shown = this.#lastStatus.get(id);
+      if (position !== null && shown?.key === `queued:${position}`) return;
+      if (shown && this.#deferStatus(id, shown.at)) return;
+      const job = await this.deps.jobs.get(id);
+      if (!job || (job.state !== 'queued' && job.state !== 'generating')) return;
+      const key = statusKey(job, { position });
+      const last = shown ?? job.status;
+      if (last?.key === key) return;
+      if (last && this.#deferStatus(id, last.at)) return;
+      const status = { key, at: this.deps.clock.now() };
+      this.#lastStatus.set(id, status);
+      const recorded = await this.deps.jobs.update(id, (j) => ({ ...j, status }));
+      try {
+        await this.deps.delivery.updateJobMessage(recorded, renderStatus(recorded, { position }));
+      } catch (error) {
+        this.deps.logger.warn({ jobId: id, err: error }, 'status edit failed');
       }
-      return;
+    });
+  }
+
+  /** true when the last edit is too recent: one trailing edit is scheduled instead. */
+  #deferStatus(id: string, lastAt: number): boolean {
+    const wait = lastAt + this.#statusMinIntervalMs - this.deps.clock.now();
+    if (wait <= 0) return false;
+    if (!this.#statusTimers.has(id) && !this.#stopping) {
+      this.#statusTimers.set(
+        id,
+        setTimeout(() => {
+          this.#statusTimers.delete(id);
+          this.#track(id, () => this.#showStatus(id));
+        }, wait),
+      );
     }
-    const recorded = await this.deps.jobs.update(id, (j) => ({ ...j, status: { key, at: this.deps.clock.now() } }));
-    try {
-      await this.deps.delivery.updateJobMessage(recorded, renderStatus(recorded, { position }));
-    } catch (error) {
-      this.deps.logger.warn({ jobId: id, err: error }, 'status edit failed');
-    }
+    return true;
   }
 }

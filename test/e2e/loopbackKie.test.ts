@@ -73,7 +73,9 @@ describe('LoopbackKie with the real KieClient', () => {
     expect(video.bytes.subarray(4, 8).toString('latin1')).toBe('ftyp');
     const [sent] = kie.generateRequests();
     expect(sent?.json).toStrictEqual({
-      ...{ prompt: REQUEST.prompt, model: 'veo3_fast', aspect_ratio: '16:9' },
+      prompt: REQUEST.prompt,
+      model: 'veo3_fast',
+      aspect_ratio: '16:9',
       enableTranslation: true,
       generationType: 'TEXT_2_VIDEO',
     });

@@ -135,13 +135,19 @@ export function matchRoute(method: string, path: string): RouteMatch | null {
 
 function findRoute(method: string, path: string): { route: RouteDef; params: Record<string, string> } | null {
   const upper = method.toUpperCase();
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path); // @discordjs/rest sends `@original` as `%40original`
+  } catch {
+    // keep the raw path
+  }
   for (const r of ROUTES) {
     if (r.method !== upper) continue;
-    const m = r.pattern.exec(path);
+    const m = r.pattern.exec(decoded);
     if (!m) continue;
     const params: Record<string, string> = {};
     r.params.forEach((name, i) => {
-      params[name] = decodeURIComponent(m[i + 1] ?? '');
+      params[name] = m[i + 1] ?? '';
     });
     return { route: r, params };
   }
@@ -235,10 +241,28 @@ function checkSchema(name: string, body: unknown, where: string): { errors: stri
   const errors = result.success ? [] : formatIssues(result.error.issues).map((m) => `${where}${m}`);
   const unknown: string[] = [];
   const keys = shapeKeys(name);
-  if (keys && isRecord(body)) {
-    for (const key of Object.keys(body)) if (!keys.has(key)) unknown.push(`${where}unknown key "${key}" (not in ${name.replace(/Schema$/, '')})`);
-  }
+  if (keys && isRecord(body)) unknown.push(...unknownKeys(body, keys, name, where));
   return { errors, unknown };
+}
+
+/**
+ * discord.js's MessagePayload sends `tts: false` and `enforce_nonce: false` on every message body,
+ * including the interaction and webhook bodies whose schemas lack them; Discord ignores them. Only
+ * those exact default values are tolerated: `tts: true` on an edit is still reported.
+ */
+const DISCORD_JS_DEFAULTS: ReadonlyMap<string, unknown> = new Map<string, unknown>([
+  ['tts', false],
+  ['enforce_nonce', false],
+]);
+
+function unknownKeys(body: Record<string, unknown>, keys: ReadonlySet<string>, schemaName: string, where: string): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(body)) {
+    if (keys.has(key)) continue;
+    if (DISCORD_JS_DEFAULTS.has(key) && DISCORD_JS_DEFAULTS.get(key) === value) continue;
+    out.push(`${where}unknown key "${key}" (not in ${schemaName.replace(/Schema$/, '')})`);
+  }
+  return out;
 }
 
 /** Length in Unicode code points, as Discord counts it. */
@@ -449,7 +473,7 @@ export function validateDiscordRequest(method: string, path: string, body: unkno
       const data = isRecord(body) ? body.data : undefined;
       if (cb.data !== null && isRecord(data)) {
         const keys = shapeKeys(cb.data);
-        if (keys) for (const key of Object.keys(data)) if (!keys.has(key)) unknown.push(`data: unknown key "${key}" (not in ${cb.data.replace(/Schema$/, '')})`);
+        if (keys) unknown.push(...unknownKeys(data, keys, cb.data, 'data: '));
         if (cb.message) errors.push(...checkMessageRules(data, 'data.'));
       }
       break;

@@ -1094,7 +1094,9 @@ export class LoopbackDiscord {
       return;
     }
 
-    const path = url.pathname.startsWith(`${API_PREFIX}/`) ? url.pathname.slice(API_PREFIX.length) : url.pathname;
+    // @discordjs/rest percent-encodes segments such as `@original`; Discord routes on the decoded path.
+    const pathname = safeDecode(url.pathname);
+    const path = pathname.startsWith(`${API_PREFIX}/`) ? pathname.slice(API_PREFIX.length) : pathname;
     const authorization = typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined;
     const parsed = await parseBody(raw, req.headers['content-type'], url.toString(), method);
     const rec: RecordedRequest = {
@@ -1109,7 +1111,7 @@ export class LoopbackDiscord {
       violations: [],
       status: 0,
     };
-    const match = url.pathname.startsWith(`${API_PREFIX}/`) ? matchRoute(method, path) : null;
+    const match = pathname.startsWith(`${API_PREFIX}/`) ? matchRoute(method, path) : null;
     const answer = this.answer(rec, match, parsed.error);
     rec.status = answer.status;
     this.record(rec, match?.template ?? null);
@@ -1615,6 +1617,14 @@ function numberComponents(value: unknown): unknown[] {
   const list = asArray(value);
   list.forEach(collect);
   return list.map(visit);
+}
+
+function safeDecode(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer> {

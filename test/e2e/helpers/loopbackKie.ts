@@ -88,7 +88,10 @@ export class LoopbackKie {
   readonly apiKey = `loopback-${randomBytes(16).toString('hex')}`;
   readonly requests: KieRecordedRequest[] = [];
   tasks = new Map<string, LoopbackKieTask>();
-  /** Applied to new tasks; null leaves them generating until completeTask/failTask. */
+  /**
+   * Applied to new tasks: the first `afterReads` record-info reads answer "generating" and the next one
+   * finishes the task (so the default, 1, finishes on the second read). null: only completeTask/failTask.
+   */
   autoComplete: { afterReads: number; outcome: AutoOutcome } | null = { afterReads: 1, outcome: 'success' };
   /** Queued failures, one per upload call; empty means success. */
   uploadBehavior: { httpStatus: number; body?: unknown }[] = [];

@@ -396,18 +396,16 @@ describe('KieClient.recordInfo mapping', () => {
   });
 
   it('GIVEN successFlag 3 WHEN recordInfo is called THEN the task failed with kie error code and message', async () => {
-    kie.api
-      .intercept(RECORD)
-      .reply(
-        200,
-        record({
-          successFlag: 3,
-          response: null,
-          errorCode: 501,
-          errorMessage: 'Generation failed',
-          completeTime: 1755572700000,
-        }),
-      );
+    kie.api.intercept(RECORD).reply(
+      200,
+      record({
+        successFlag: 3,
+        response: null,
+        errorCode: 501,
+        errorMessage: 'Generation failed',
+        completeTime: 1755572700000,
+      }),
+    );
 
     await expect(kie.client.recordInfo('task1')).resolves.toMatchObject({
       status: 'failed',
