@@ -37,7 +37,11 @@ afterEach(async () => {
 });
 
 async function startClient(): Promise<Client> {
-  const c = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: loopback.apiBase }, waitGuildTimeout: 2000 });
+  const c = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    rest: { api: loopback.apiBase },
+    waitGuildTimeout: 2000,
+  });
   client = c;
   const ready = new Promise<void>((resolve) => c.once(Events.ClientReady, () => resolve()));
   await c.login(loopback.botToken);
@@ -69,7 +73,15 @@ async function veoCommand(c: Client, extra: { attachmentSizeLimit?: number } = {
       { name: 'prompt', type: 3, value: 'a red fox in the snow' },
       { name: 'image', type: 11, value: '900000000000000001' },
     ],
-    attachments: [{ id: '900000000000000001', filename: 'fox.png', size: 2048, contentType: 'image/png', url: 'https://cdn.example/fox.png' }],
+    attachments: [
+      {
+        id: '900000000000000001',
+        filename: 'fox.png',
+        size: 2048,
+        contentType: 'image/png',
+        url: 'https://cdn.example/fox.png',
+      },
+    ],
     ...extra,
   });
   return { sent, interaction: await received };
@@ -113,7 +125,10 @@ describe('loopback Discord with the real discord.js client', () => {
     expect(deferred?.flags.has(MessageFlags.Ephemeral)).toBe(true);
 
     const video = Buffer.alloc(4096, 1);
-    const edited = await interaction.editReply({ content: 'Your video is ready', files: [new AttachmentBuilder(video, { name: 'fox.mp4' })] });
+    const edited = await interaction.editReply({
+      content: 'Your video is ready',
+      files: [new AttachmentBuilder(video, { name: 'fox.mp4' })],
+    });
     expect(edited.id).toBe(deferred?.id);
     expect(edited.attachments.first()?.size).toBe(4096);
 
@@ -142,7 +157,9 @@ describe('loopback Discord with the real discord.js client', () => {
       body: { type: 4, data: { content: 'again' } },
       auth: false,
     });
-    await expect(second).rejects.toSatisfy((e: unknown) => e instanceof DiscordAPIError && e.code === 40060 && e.status === 400);
+    await expect(second).rejects.toSatisfy(
+      (e: unknown) => e instanceof DiscordAPIError && e.code === 40060 && e.status === 400,
+    );
     expect(rest(sent.seq).map((r) => r.status)).toEqual([204, 400]);
     expect(loopback.violations).toHaveLength(1);
     expect(loopback.violations[0]).toMatch(/acknowledged twice/);
@@ -154,7 +171,9 @@ describe('loopback Discord with the real discord.js client', () => {
     expect(interaction.attachmentSizeLimit).toBe(1024);
     await interaction.deferReply();
     const tooBig = interaction.editReply({ files: [new AttachmentBuilder(Buffer.alloc(1025), { name: 'big.mp4' })] });
-    await expect(tooBig).rejects.toSatisfy((e: unknown) => e instanceof DiscordAPIError && e.code === 40005 && e.status === 413);
+    await expect(tooBig).rejects.toSatisfy(
+      (e: unknown) => e instanceof DiscordAPIError && e.code === 40005 && e.status === 413,
+    );
     expect(loopback.violations).toEqual([expect.stringMatching(/big\.mp4 is 1025 bytes/)]);
     // A file at the limit goes through.
     await interaction.editReply({ files: [new AttachmentBuilder(Buffer.alloc(1024), { name: 'ok.mp4' })] });
@@ -164,7 +183,9 @@ describe('loopback Discord with the real discord.js client', () => {
     const c = await startClient();
     const { sent, interaction } = await veoCommand(c);
     // Raw JSON past discord.js's builders, as a bot bug would produce it.
-    const row = { toJSON: () => ({ type: 1, components: [{ type: 2, style: 1, label: 'Go', custom_id: 'x'.repeat(101) }] }) };
+    const row = {
+      toJSON: () => ({ type: 1, components: [{ type: 2, style: 1, label: 'Go', custom_id: 'x'.repeat(101) }] }),
+    };
     const reply = interaction.reply({ content: 'pick', components: [row] } as unknown as InteractionReplyOptions);
     await expect(reply).rejects.toSatisfy((e: unknown) => e instanceof DiscordAPIError && e.code === 50035);
     const [callback] = rest(sent.seq);
@@ -196,7 +217,10 @@ describe('loopback Discord with the real discord.js client', () => {
     expect(second.id).toBe(first.id);
     expect(loopback.channelMessages(loopback.guild.channelId).map((m) => m.id)).toEqual([first.id]);
     const posts = loopback.requests.filter((r) => r.operation === 'createMessage');
-    expect(posts.map((r) => r.body)).toEqual([expect.objectContaining({ nonce: '4242', enforce_nonce: true }), expect.objectContaining({ nonce: '4242' })]);
+    expect(posts.map((r) => r.body)).toEqual([
+      expect.objectContaining({ nonce: '4242', enforce_nonce: true }),
+      expect.objectContaining({ nonce: '4242' }),
+    ]);
     const listed = await channel.messages.fetch({ limit: 10 });
     expect([...listed.keys()]).toEqual([first.id]);
     expect(loopback.violations).toEqual([]);
@@ -218,7 +242,14 @@ describe('loopback Discord with the real discord.js client', () => {
               type: ApplicationCommandOptionType.Subcommand,
               name: 'generate',
               description: 'From a prompt',
-              options: [{ type: ApplicationCommandOptionType.String, name: 'prompt', description: 'What to film', required: true }],
+              options: [
+                {
+                  type: ApplicationCommandOptionType.String,
+                  name: 'prompt',
+                  description: 'What to film',
+                  required: true,
+                },
+              ],
             },
           ],
         },
@@ -226,7 +257,10 @@ describe('loopback Discord with the real discord.js client', () => {
       loopback.guild.id,
     );
     expect(commands.first()?.name).toBe('veo');
-    expect(loopback.registeredCommands(loopback.guild.id)[0]).toMatchObject({ name: 'veo', default_member_permissions: '2048' });
+    expect(loopback.registeredCommands(loopback.guild.id)[0]).toMatchObject({
+      name: 'veo',
+      default_member_permissions: '2048',
+    });
     expect(loopback.violations).toEqual([]);
 
     await expect(app.commands.set([{ name: 'Veo', description: 'Make a video' }])).rejects.toSatisfy(
@@ -241,7 +275,12 @@ describe('loopback Discord with the real discord.js client', () => {
     const posted = await channel.send({
       content: 'ready',
       components: [
-        { type: ComponentType.ActionRow, components: [{ type: ComponentType.Button, style: ButtonStyle.Primary, label: '1080p', custom_id: 'hd:job1' }] },
+        {
+          type: ComponentType.ActionRow,
+          components: [
+            { type: ComponentType.Button, style: ButtonStyle.Primary, label: '1080p', custom_id: 'hd:job1' },
+          ],
+        },
       ],
     });
     const received = nextInteraction(c, isButton);
@@ -258,8 +297,14 @@ describe('loopback Discord with the real discord.js client', () => {
   it('failNext injects errors that discord.js retries (429 with retry_after, 500)', async () => {
     const c = await startClient();
     const channel = c.channels.cache.get(loopback.guild.channelId) as TextChannel;
-    loopback.failNext({ method: 'POST', pathIncludes: /\/messages$/ }, { status: 429, code: 0, message: 'You are being rate limited.', retryAfter: 0.01 });
-    loopback.failNext({ method: 'POST', pathIncludes: '/messages' }, { status: 500, code: 0, message: 'Internal Server Error' });
+    loopback.failNext(
+      { method: 'POST', pathIncludes: /\/messages$/ },
+      { status: 429, code: 0, message: 'You are being rate limited.', retryAfter: 0.01 },
+    );
+    loopback.failNext(
+      { method: 'POST', pathIncludes: '/messages' },
+      { status: 500, code: 0, message: 'Internal Server Error' },
+    );
     const message = await channel.send('after faults');
     const statuses = loopback.requests.filter((r) => r.operation === 'createMessage').map((r) => r.status);
     expect(statuses).toEqual([429, 500, 200]);
@@ -299,13 +344,21 @@ describe('loopback Discord with the real discord.js client', () => {
 
 describe('discord request checks', () => {
   it('checkCommandNames enforces the naming rule, lowercase, descriptions and option count', () => {
-    expect(checkCommandNames([{ name: 'veo', description: 'Make a video', name_localizations: { hi: 'वीडियो', th: 'วิดีโอ' } }])).toEqual([]);
+    expect(
+      checkCommandNames([
+        { name: 'veo', description: 'Make a video', name_localizations: { hi: 'वीडियो', th: 'วิดีโอ' } },
+      ]),
+    ).toEqual([]);
     expect(checkCommandNames({ name: 'Veo', description: 'x' })).toEqual([expect.stringMatching(/uppercase/)]);
-    expect(checkCommandNames({ name: 'veo', description: 'x', name_localizations: { de: 'Video' } })).toEqual([expect.stringMatching(/uppercase/)]);
+    expect(checkCommandNames({ name: 'veo', description: 'x', name_localizations: { de: 'Video' } })).toEqual([
+      expect.stringMatching(/uppercase/),
+    ]);
     expect(checkCommandNames({ name: 'veo gen', description: 'x' })).toEqual([expect.stringMatching(/does not match/)]);
     expect(checkCommandNames({ name: 'veo', description: '' })).toEqual([expect.stringMatching(/description/)]);
     const options = Array.from({ length: 26 }, (_, i) => ({ type: 3, name: `o${i}`, description: 'x' }));
-    expect(checkCommandNames({ name: 'veo', description: 'x', options })).toEqual([expect.stringMatching(/at most 25 options/)]);
+    expect(checkCommandNames({ name: 'veo', description: 'x', options })).toEqual([
+      expect.stringMatching(/at most 25 options/),
+    ]);
     expect(checkCommandNames({ name: 'Report Message', type: 3, description: '' })).toEqual([]);
   });
 
@@ -315,14 +368,22 @@ describe('discord request checks', () => {
       violations: [],
       rejected: false,
     });
-    const unknown = validateDiscordRequest('PATCH', '/webhooks/1/t/messages/@original', { content: 'x', ephemeral: true });
+    const unknown = validateDiscordRequest('PATCH', '/webhooks/1/t/messages/@original', {
+      content: 'x',
+      ephemeral: true,
+    });
     expect(unknown.operation).toBe('updateOriginalWebhookMessage');
     expect(unknown.violations).toEqual([expect.stringMatching(/unknown key "ephemeral"/)]);
     expect(unknown.rejected).toBe(false);
-    const perms = validateDiscordRequest('PUT', '/applications/1/commands', [{ name: 'veo', description: 'x', default_member_permissions: '2048' }]);
+    const perms = validateDiscordRequest('PUT', '/applications/1/commands', [
+      { name: 'veo', description: 'x', default_member_permissions: '2048' },
+    ]);
     expect(perms).toMatchObject({ operation: 'bulkSetApplicationCommands', violations: [] });
     const long = validateDiscordRequest('POST', '/channels/1/messages', { content: 'x'.repeat(2001) });
     expect(long.rejected).toBe(true);
-    expect(validateDiscordRequest('GET', '/guilds/1/members', undefined)).toMatchObject({ operation: null, violations: ['unmatched route GET /guilds/1/members'] });
+    expect(validateDiscordRequest('GET', '/guilds/1/members', undefined)).toMatchObject({
+      operation: null,
+      violations: ['unmatched route GET /guilds/1/members'],
+    });
   });
 });

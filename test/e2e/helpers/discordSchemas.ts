@@ -73,7 +73,11 @@ const ROUTES: readonly RouteDef[] = [
   route('GET', '/gateway', 'getGateway'),
   route('GET', '/gateway/bot', 'getBotGateway'),
   route('GET', '/users/@me', 'getMyUser'),
-  route('POST', '/users/@me/channels', 'createDm', { kind: 'schema', schema: 'CreatePrivateChannelRequestSchema', message: false }),
+  route('POST', '/users/@me/channels', 'createDm', {
+    kind: 'schema',
+    schema: 'CreatePrivateChannelRequestSchema',
+    message: false,
+  }),
   route('GET', '/applications/{application_id}/commands', 'listApplicationCommands'),
   route('PUT', '/applications/{application_id}/commands', 'bulkSetApplicationCommands', { kind: 'commandArray' }),
   route('POST', '/applications/{application_id}/commands', 'createApplicationCommand', {
@@ -88,7 +92,9 @@ const ROUTES: readonly RouteDef[] = [
     kind: 'command',
     schema: 'ApplicationCommandCreateRequestSchema',
   }),
-  route('POST', '/interactions/{interaction_id}/{interaction_token}/callback', 'createInteractionResponse', { kind: 'callback' }),
+  route('POST', '/interactions/{interaction_id}/{interaction_token}/callback', 'createInteractionResponse', {
+    kind: 'callback',
+  }),
   route('GET', '/webhooks/{webhook_id}/{webhook_token}/messages/@original', 'getOriginalWebhookMessage'),
   route('PATCH', '/webhooks/{webhook_id}/{webhook_token}/messages/@original', 'updateOriginalWebhookMessage', {
     kind: 'schema',
@@ -110,7 +116,11 @@ const ROUTES: readonly RouteDef[] = [
   }),
   route('GET', '/channels/{channel_id}', 'getChannel'),
   route('GET', '/channels/{channel_id}/messages', 'listMessages'),
-  route('POST', '/channels/{channel_id}/messages', 'createMessage', { kind: 'schema', schema: 'MessageCreateRequestSchema', message: true }),
+  route('POST', '/channels/{channel_id}/messages', 'createMessage', {
+    kind: 'schema',
+    schema: 'MessageCreateRequestSchema',
+    message: true,
+  }),
   route('GET', '/channels/{channel_id}/messages/{message_id}', 'getMessage'),
   route('PATCH', '/channels/{channel_id}/messages/{message_id}', 'updateMessage', {
     kind: 'schema',
@@ -162,15 +172,47 @@ export const OPERATIONS: readonly string[] = ROUTES.map((r) => r.operation);
 
 const CALLBACKS: ReadonlyMap<number, { schema: string; data: string | null; message: boolean }> = new Map([
   [1, { schema: 'PongInteractionCallbackRequestSchema', data: null, message: false }],
-  [4, { schema: 'CreateMessageInteractionCallbackRequestSchema', data: 'IncomingWebhookInteractionRequestSchema', message: true }],
-  [5, { schema: 'CreateMessageInteractionCallbackRequestSchema', data: 'IncomingWebhookInteractionRequestSchema', message: false }],
-  [6, { schema: 'UpdateMessageInteractionCallbackRequestSchema', data: 'IncomingWebhookUpdateForInteractionCallbackRequestPartialSchema', message: false }],
+  [
+    4,
+    {
+      schema: 'CreateMessageInteractionCallbackRequestSchema',
+      data: 'IncomingWebhookInteractionRequestSchema',
+      message: true,
+    },
+  ],
+  [
+    5,
+    {
+      schema: 'CreateMessageInteractionCallbackRequestSchema',
+      data: 'IncomingWebhookInteractionRequestSchema',
+      message: false,
+    },
+  ],
+  [
+    6,
+    {
+      schema: 'UpdateMessageInteractionCallbackRequestSchema',
+      data: 'IncomingWebhookUpdateForInteractionCallbackRequestPartialSchema',
+      message: false,
+    },
+  ],
   [
     7,
-    { schema: 'UpdateMessageInteractionCallbackRequestSchema', data: 'IncomingWebhookUpdateForInteractionCallbackRequestPartialSchema', message: true },
+    {
+      schema: 'UpdateMessageInteractionCallbackRequestSchema',
+      data: 'IncomingWebhookUpdateForInteractionCallbackRequestPartialSchema',
+      message: true,
+    },
   ],
   [8, { schema: 'ApplicationCommandAutocompleteCallbackRequestSchema', data: null, message: false }],
-  [9, { schema: 'ModalInteractionCallbackRequestSchema', data: 'ModalInteractionCallbackRequestDataSchema', message: false }],
+  [
+    9,
+    {
+      schema: 'ModalInteractionCallbackRequestSchema',
+      data: 'ModalInteractionCallbackRequestDataSchema',
+      message: false,
+    },
+  ],
   [12, { schema: 'LaunchActivityInteractionCallbackRequestSchema', data: null, message: false }],
 ]);
 
@@ -206,7 +248,8 @@ function normalisePermissions(value: unknown): unknown {
   if (!isRecord(value)) return value;
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
-    out[key] = PERMISSION_KEYS.has(key) && typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : normalisePermissions(v);
+    out[key] =
+      PERMISSION_KEYS.has(key) && typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : normalisePermissions(v);
   }
   return out;
 }
@@ -255,7 +298,12 @@ const DISCORD_JS_DEFAULTS: ReadonlyMap<string, unknown> = new Map<string, unknow
   ['enforce_nonce', false],
 ]);
 
-function unknownKeys(body: Record<string, unknown>, keys: ReadonlySet<string>, schemaName: string, where: string): string[] {
+function unknownKeys(
+  body: Record<string, unknown>,
+  keys: ReadonlySet<string>,
+  schemaName: string,
+  where: string,
+): string[] {
   const out: string[] = [];
   for (const [key, value] of Object.entries(body)) {
     if (keys.has(key)) continue;
@@ -360,7 +408,9 @@ function checkLocalizedNames(value: unknown, label: string, chatInput: boolean, 
 
 function checkDescription(value: unknown, label: string, out: string[]): void {
   if (typeof value !== 'string' || value.length < 1 || value.length > 100) {
-    out.push(`${label}: description must be 1-100 characters (got ${typeof value === 'string' ? value.length : typeof value})`);
+    out.push(
+      `${label}: description must be 1-100 characters (got ${typeof value === 'string' ? value.length : typeof value})`,
+    );
   }
 }
 
@@ -368,7 +418,8 @@ function checkDescriptions(entity: Record<string, unknown>, label: string, out: 
   checkDescription(entity.description, label, out);
   const localized = entity.description_localizations;
   if (isRecord(localized)) {
-    for (const [locale, d] of Object.entries(localized)) if (d !== null) checkDescription(d, `${label} (${locale})`, out);
+    for (const [locale, d] of Object.entries(localized))
+      if (d !== null) checkDescription(d, `${label} (${locale})`, out);
   }
 }
 
@@ -424,7 +475,8 @@ export function checkCommandNames(commands: unknown): string[] {
  */
 export function validateDiscordRequest(method: string, path: string, body: unknown): ValidationResult {
   const found = findRoute(method, path);
-  if (!found) return { operation: null, violations: [`unmatched route ${method.toUpperCase()} ${path}`], rejected: true };
+  if (!found)
+    return { operation: null, violations: [`unmatched route ${method.toUpperCase()} ${path}`], rejected: true };
   const { operation, body: check } = found.route;
   const errors: string[] = [];
   const unknown: string[] = [];

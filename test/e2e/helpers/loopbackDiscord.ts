@@ -351,16 +351,37 @@ export class LoopbackDiscord {
     this.now = options.now ?? Date.now;
     this.ackDeadlineMs = options.ackDeadlineMs;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
-    this.botUser = { id: this.botUserId, username: 'Veo Bot', discriminator: '0000', global_name: null, avatar: null, bot: true };
+    this.botUser = {
+      id: this.botUserId,
+      username: 'Veo Bot',
+      discriminator: '0000',
+      global_name: null,
+      avatar: null,
+      bot: true,
+    };
     this.users.set(this.botUserId, this.botUser);
     this.userId = snowflake();
     this.guilds = options.guilds?.length
       ? options.guilds.map((g) => ({ ...g }))
       : [{ id: snowflake(), name: 'Loopback Guild', channelId: snowflake(), threadId: snowflake(), premiumTier: 0 }];
     for (const g of this.guilds) {
-      this.channels.set(g.channelId, { id: g.channelId, type: 0, guildId: g.id, name: 'general', parentId: null, recipient: null });
+      this.channels.set(g.channelId, {
+        id: g.channelId,
+        type: 0,
+        guildId: g.id,
+        name: 'general',
+        parentId: null,
+        recipient: null,
+      });
       if (g.threadId !== undefined) {
-        this.channels.set(g.threadId, { id: g.threadId, type: 11, guildId: g.id, name: 'veo-thread', parentId: g.channelId, recipient: null });
+        this.channels.set(g.threadId, {
+          id: g.threadId,
+          type: 11,
+          guildId: g.id,
+          name: 'veo-thread',
+          parentId: g.channelId,
+          recipient: null,
+        });
       }
     }
   }
@@ -379,7 +400,9 @@ export class LoopbackDiscord {
     const loopback = new LoopbackDiscord(server, wss, port, options);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       loopback.handleHttp(req, res).catch((error: unknown) => {
-        loopback.violations.push(`loopback internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        loopback.violations.push(
+          `loopback internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+        );
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ code: 0, message: '500: Internal Server Error' }));
       });
@@ -412,20 +435,32 @@ export class LoopbackDiscord {
     let options: unknown[] = (input.options ?? []).map((o) => ({ name: o.name, type: o.type, value: o.value }));
     if (input.subcommand !== undefined) options = [{ type: 1, name: input.subcommand, options }];
     const registered =
-      (ctx.guildId !== null ? this.guildCommands.get(ctx.guildId)?.get(input.name) : undefined) ?? this.globalCommands.get(input.name);
+      (ctx.guildId !== null ? this.guildCommands.get(ctx.guildId)?.get(input.name) : undefined) ??
+      this.globalCommands.get(input.name);
     const data: Record<string, unknown> = {
       id: registered?.id ?? snowflake(),
       name: input.name,
       type: 1,
       options,
     };
-    if (registered && isRecord(registered.data) && typeof registered.data.guild_id === 'string') data.guild_id = registered.data.guild_id;
+    if (registered && isRecord(registered.data) && typeof registered.data.guild_id === 'string')
+      data.guild_id = registered.data.guild_id;
     if (attachments.length > 0) {
       data.resolved = {
         attachments: Object.fromEntries(
           attachments.map((a) => [
             a.id,
-            { id: a.id, filename: a.filename, size: a.size, url: a.url, proxy_url: a.url, content_type: a.contentType, width: 1280, height: 720, ephemeral: true },
+            {
+              id: a.id,
+              filename: a.filename,
+              size: a.size,
+              url: a.url,
+              proxy_url: a.url,
+              content_type: a.contentType,
+              width: 1280,
+              height: 720,
+              ephemeral: true,
+            },
           ]),
         ),
       };
@@ -435,12 +470,19 @@ export class LoopbackDiscord {
 
   buttonClick(input: ButtonClickInput): Promise<InteractionHandle> {
     let message = this.messages.get(input.messageId);
-    const ctx = this.interactionContext(input.guildId === undefined && message ? message.guild_id ?? null : input.guildId, input.channelId ?? message?.channel_id, input.userId);
+    const ctx = this.interactionContext(
+      input.guildId === undefined && message ? (message.guild_id ?? null) : input.guildId,
+      input.channelId ?? message?.channel_id,
+      input.userId,
+    );
     if (!message) {
       message = this.storeMessage({
         id: input.messageId,
         channelId: ctx.channelId,
-        payload: { content: '', components: [{ type: 1, components: [{ type: 2, style: 1, label: 'Button', custom_id: input.customId }] }] },
+        payload: {
+          content: '',
+          components: [{ type: 1, components: [{ type: 2, style: 1, label: 'Button', custom_id: input.customId }] }],
+        },
         files: [],
         flags: 0,
         type: 0,
@@ -451,7 +493,10 @@ export class LoopbackDiscord {
     return this.dispatchInteraction(3, ctx, input, data, message, null);
   }
 
-  waitForRequest(predicate: (r: RecordedRequest) => boolean, options: { afterSeq?: number; timeoutMs?: number } = {}): Promise<RecordedRequest> {
+  waitForRequest(
+    predicate: (r: RecordedRequest) => boolean,
+    options: { afterSeq?: number; timeoutMs?: number } = {},
+  ): Promise<RecordedRequest> {
     const afterSeq = options.afterSeq ?? 0;
     const existing = this.requests.find((r) => r.seq > afterSeq && predicate(r));
     if (existing) return Promise.resolve(existing);
@@ -471,7 +516,11 @@ export class LoopbackDiscord {
           .slice(-10)
           .map((r) => `#${r.seq} ${r.method} ${r.path} -> ${r.status}`)
           .join('\n  ');
-        reject(new Error(`waitForRequest: no matching request after #${afterSeq} within ${timeoutMs} ms; recent:\n  ${recent}`));
+        reject(
+          new Error(
+            `waitForRequest: no matching request after #${afterSeq} within ${timeoutMs} ms; recent:\n  ${recent}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(waiter);
     });
@@ -505,7 +554,12 @@ export class LoopbackDiscord {
   }
 
   failNext(match: { method?: string; pathIncludes?: string | RegExp }, answer: FaultAnswer, times = 1): void {
-    this.faults.push({ method: match.method?.toUpperCase(), pathIncludes: match.pathIncludes, answer, remaining: times });
+    this.faults.push({
+      method: match.method?.toUpperCase(),
+      pathIncludes: match.pathIncludes,
+      answer,
+      remaining: times,
+    });
   }
 
   expireToken(token: string): void {
@@ -557,7 +611,21 @@ export class LoopbackDiscord {
 
   private recordDispatch(t: string, d: unknown): number {
     const seq = this.nextSeq++;
-    this.record({ seq, method: 'GATEWAY', path: t, query: {}, authorization: undefined, body: d, files: [], operation: t, violations: [], status: 0 }, null);
+    this.record(
+      {
+        seq,
+        method: 'GATEWAY',
+        path: t,
+        query: {},
+        authorization: undefined,
+        body: d,
+        files: [],
+        operation: t,
+        violations: [],
+        status: 0,
+      },
+      null,
+    );
     return seq;
   }
 
@@ -634,7 +702,14 @@ export class LoopbackDiscord {
       socket.close(4010, 'Invalid shard.');
       return;
     }
-    const session: Session = { id: randomBytes(16).toString('hex'), shard: [shardId, shardCount], seq: 0, log: [], socket, ready: false };
+    const session: Session = {
+      id: randomBytes(16).toString('hex'),
+      shard: [shardId, shardCount],
+      seq: 0,
+      log: [],
+      socket,
+      ready: false,
+    };
     this.sessions.push(session);
     conn.session = session;
     this.identifyCount++;
@@ -675,7 +750,8 @@ export class LoopbackDiscord {
       this.send(socket, { op: 9, d: false, s: null, t: null });
       return;
     }
-    if (session.socket && session.socket !== socket && session.socket.readyState === WebSocket.OPEN) session.socket.close(4000, 'Session resumed elsewhere');
+    if (session.socket && session.socket !== socket && session.socket.readyState === WebSocket.OPEN)
+      session.socket.close(4000, 'Session resumed elsewhere');
     session.socket = socket;
     conn.session = session;
     this.resumeCount++;
@@ -711,7 +787,7 @@ export class LoopbackDiscord {
   }
 
   private flushPending(session: Session): void {
-    for (let i = 0; i < this.pending.length; ) {
+    for (let i = 0; i < this.pending.length;) {
       const p = this.pending[i];
       if (p && p.shardId === session.shard[0]) {
         this.pending.splice(i, 1);
@@ -777,7 +853,19 @@ export class LoopbackDiscord {
       member_count: 2,
       joined_at: joinedAt,
       members: [
-        { user: this.botUser, roles: [], joined_at: joinedAt, premium_since: null, deaf: false, mute: false, flags: 0, pending: false, nick: null, avatar: null, communication_disabled_until: null },
+        {
+          user: this.botUser,
+          roles: [],
+          joined_at: joinedAt,
+          premium_since: null,
+          deaf: false,
+          mute: false,
+          flags: 0,
+          pending: false,
+          nick: null,
+          avatar: null,
+          communication_disabled_until: null,
+        },
       ],
       channels: channels.filter((c) => c.type !== 11).map((c) => this.channelJson(c)),
       threads: channels.filter((c) => c.type === 11).map((c) => this.channelJson(c)),
@@ -796,7 +884,13 @@ export class LoopbackDiscord {
     const id = userId ?? this.userId;
     let user = this.users.get(id);
     if (!user) {
-      user = { id, username: `user${id.slice(-4)}`, discriminator: '0', global_name: `User ${id.slice(-4)}`, avatar: null };
+      user = {
+        id,
+        username: `user${id.slice(-4)}`,
+        discriminator: '0',
+        global_name: `User ${id.slice(-4)}`,
+        avatar: null,
+      };
       this.users.set(id, user);
     }
     return user;
@@ -806,7 +900,14 @@ export class LoopbackDiscord {
     const existing = this.dmChannels.get(user.id);
     const found = existing !== undefined ? this.channels.get(existing) : undefined;
     if (found) return found;
-    const channel: ChannelState = { id: snowflake(), type: 1, guildId: null, name: '', parentId: null, recipient: user };
+    const channel: ChannelState = {
+      id: snowflake(),
+      type: 1,
+      guildId: null,
+      name: '',
+      parentId: null,
+      recipient: user,
+    };
     this.channels.set(channel.id, channel);
     this.dmChannels.set(user.id, channel.id);
     return channel;
@@ -822,7 +923,13 @@ export class LoopbackDiscord {
     guildIdIn: string | null | undefined,
     channelIdIn: string | undefined,
     userId: string | undefined,
-  ): { guild: GuildFixture | null; guildId: string | null; channelId: string; channel: ChannelState; user: DiscordUser } {
+  ): {
+    guild: GuildFixture | null;
+    guildId: string | null;
+    channelId: string;
+    channel: ChannelState;
+    user: DiscordUser;
+  } {
     const user = this.userFor(userId);
     const guild = guildIdIn === null ? null : this.guildById(guildIdIn ?? this.guild.id);
     let channel: ChannelState;
@@ -842,7 +949,13 @@ export class LoopbackDiscord {
 
   private async dispatchInteraction(
     kind: 2 | 3,
-    ctx: { guild: GuildFixture | null; guildId: string | null; channelId: string; channel: ChannelState; user: DiscordUser },
+    ctx: {
+      guild: GuildFixture | null;
+      guildId: string | null;
+      channelId: string;
+      channel: ChannelState;
+      user: DiscordUser;
+    },
     input: { locale?: string; appPermissions?: string; memberPermissions?: string; attachmentSizeLimit?: number },
     data: Record<string, unknown>,
     message: StoredMessage | null,
@@ -854,7 +967,12 @@ export class LoopbackDiscord {
     const appPermissions = input.appPermissions ?? DEFAULT_APP_PERMISSIONS;
     const joinedAt = new Date(this.now() - 86_400_000).toISOString();
     const owners: Record<string, string> = ctx.guildId !== null ? { '0': ctx.guildId } : { '0': '0' };
-    const metadata: Record<string, unknown> = { id, type: kind, user: ctx.user, authorizing_integration_owners: owners };
+    const metadata: Record<string, unknown> = {
+      id,
+      type: kind,
+      user: ctx.user,
+      authorizing_integration_owners: owners,
+    };
     if (kind === 2) {
       metadata.name = commandName;
       metadata.command_type = 1;
@@ -934,7 +1052,8 @@ export class LoopbackDiscord {
   // JSON shapes
 
   private channelJson(c: ChannelState): Record<string, unknown> {
-    const last = [...this.messages.values()].filter((m) => m.channel_id === c.id && !m.ephemeral && !m.deleted).at(-1)?.id ?? null;
+    const last =
+      [...this.messages.values()].filter((m) => m.channel_id === c.id && !m.ephemeral && !m.deleted).at(-1)?.id ?? null;
     if (c.type === 1) {
       return { id: c.id, type: 1, last_message_id: last, flags: 0, recipients: c.recipient ? [c.recipient] : [] };
     }
@@ -956,7 +1075,13 @@ export class LoopbackDiscord {
         member_count: 1,
         message_count: 0,
         total_message_sent: 0,
-        thread_metadata: { archived: false, auto_archive_duration: 1440, archive_timestamp: new Date(this.now()).toISOString(), locked: false, create_timestamp: new Date(this.now()).toISOString() },
+        thread_metadata: {
+          archived: false,
+          auto_archive_duration: 1440,
+          archive_timestamp: new Date(this.now()).toISOString(),
+          locked: false,
+          create_timestamp: new Date(this.now()).toISOString(),
+        },
       };
     }
     return { ...base, position: 0, permission_overwrites: [], topic: null };
@@ -995,13 +1120,21 @@ export class LoopbackDiscord {
   // -------------------------------------------------------------------------------------------
   // Message store
 
-  private buildAttachments(channelId: string, payload: Record<string, unknown>, files: RecordedFile[], keep: StoredAttachment[]): StoredAttachment[] {
+  private buildAttachments(
+    channelId: string,
+    payload: Record<string, unknown>,
+    files: RecordedFile[],
+    keep: StoredAttachment[],
+  ): StoredAttachment[] {
     const meta = asArray(payload.attachments).filter(isRecord);
     const result: StoredAttachment[] = [];
     if (Array.isArray(payload.attachments)) {
       for (const entry of meta) {
         const existing = keep.find((a) => a.id === String(entry.id));
-        if (existing) result.push(typeof entry.description === 'string' ? { ...existing, description: entry.description } : existing);
+        if (existing)
+          result.push(
+            typeof entry.description === 'string' ? { ...existing, description: entry.description } : existing,
+          );
       }
     } else {
       result.push(...keep);
@@ -1012,7 +1145,15 @@ export class LoopbackDiscord {
       const filename = typeof entry?.filename === 'string' ? entry.filename : file.fileName;
       const id = snowflake();
       const url = `${this.apiBase.replace(/\/api$/, '')}/attachments/${channelId}/${id}/${encodeURIComponent(filename)}`;
-      const attachment: StoredAttachment = { id, filename, size: file.size, content_type: file.contentType, url, proxy_url: url, bytes: file.bytes };
+      const attachment: StoredAttachment = {
+        id,
+        filename,
+        size: file.size,
+        content_type: file.contentType,
+        url,
+        proxy_url: url,
+        bytes: file.bytes,
+      };
       if (typeof entry?.description === 'string') attachment.description = entry.description;
       result.push(attachment);
     });
@@ -1049,7 +1190,12 @@ export class LoopbackDiscord {
       edited_timestamp: null,
       webhook_id: args.interaction ? this.applicationId : undefined,
       application_id: args.interaction ? this.applicationId : undefined,
-      interaction_metadata: args.interaction ? { ...args.interaction.metadata, original_response_message_id: args.interaction.originalMessageId ?? undefined } : undefined,
+      interaction_metadata: args.interaction
+        ? {
+            ...args.interaction.metadata,
+            original_response_message_id: args.interaction.originalMessageId ?? undefined,
+          }
+        : undefined,
       message_reference: p.message_reference ?? undefined,
       interactionId: args.interaction?.id,
       ephemeral: (args.flags & EPHEMERAL) !== 0,
@@ -1154,7 +1300,11 @@ export class LoopbackDiscord {
     if (rec.authorization !== undefined || !tokenAuth) {
       const auth = rec.authorization ?? '';
       if (!auth.startsWith('Bot ') || auth.slice(4) !== this.botToken) {
-        rec.violations.push(rec.authorization === undefined ? 'missing Authorization on a bot route' : 'Authorization is not "Bot <the bot token>"');
+        rec.violations.push(
+          rec.authorization === undefined
+            ? 'missing Authorization on a bot route'
+            : 'Authorization is not "Bot <the bot token>"',
+        );
         return fail(401, 0, '401: Unauthorized');
       }
     }
@@ -1173,7 +1323,11 @@ export class LoopbackDiscord {
     if (validation.rejected) {
       return {
         status: 400,
-        json: { code: 50035, message: 'Invalid Form Body', errors: { _errors: validation.violations.map((m) => ({ code: 'BASE_TYPE_INVALID', message: m })) } },
+        json: {
+          code: 50035,
+          message: 'Invalid Form Body',
+          errors: { _errors: validation.violations.map((m) => ({ code: 'BASE_TYPE_INVALID', message: m })) },
+        },
       };
     }
     const body = isRecord(rec.body) ? rec.body : {};
@@ -1188,7 +1342,15 @@ export class LoopbackDiscord {
           session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
         });
       case 'getMyUser':
-        return ok({ ...this.botUser, verified: true, mfa_enabled: true, flags: 0, email: null, locale: 'en-US', premium_type: 0 });
+        return ok({
+          ...this.botUser,
+          verified: true,
+          mfa_enabled: true,
+          flags: 0,
+          email: null,
+          locale: 'en-US',
+          premium_type: 0,
+        });
       case 'createDm': {
         const recipient = typeof body.recipient_id === 'string' ? body.recipient_id : undefined;
         if (recipient === undefined) return fail(400, 50035, 'Invalid Form Body');
@@ -1231,7 +1393,8 @@ export class LoopbackDiscord {
     const index = this.faults.findIndex(
       (f) =>
         (f.method === undefined || f.method === rec.method) &&
-        (f.pathIncludes === undefined || (typeof f.pathIncludes === 'string' ? rec.path.includes(f.pathIncludes) : f.pathIncludes.test(rec.path))),
+        (f.pathIncludes === undefined ||
+          (typeof f.pathIncludes === 'string' ? rec.path.includes(f.pathIncludes) : f.pathIncludes.test(rec.path))),
     );
     const fault = this.faults[index];
     if (!fault) return null;
@@ -1319,7 +1482,9 @@ export class LoopbackDiscord {
     if (this.ackDeadlineMs !== undefined && interaction.ack === null && interaction.dispatchedAt !== null) {
       const elapsed = this.now() - interaction.dispatchedAt;
       if (elapsed > this.ackDeadlineMs) {
-        rec.violations.push(`interaction acknowledged ${elapsed} ms after the dispatch (limit ${this.ackDeadlineMs} ms)`);
+        rec.violations.push(
+          `interaction acknowledged ${elapsed} ms after the dispatch (limit ${this.ackDeadlineMs} ms)`,
+        );
         return fail(404, 10062, 'Unknown interaction');
       }
     }
@@ -1398,7 +1563,8 @@ export class LoopbackDiscord {
           : {}),
       },
     };
-    if (message && (type === 4 || type === 5 || type === 7)) response.resource = { type, message: this.messageJson(message) };
+    if (message && (type === 4 || type === 5 || type === 7))
+      response.resource = { type, message: this.messageJson(message) };
     return ok(response);
   }
 
@@ -1411,7 +1577,12 @@ export class LoopbackDiscord {
 
   // -- webhooks ----------------------------------------------------------------------------------
 
-  private webhook(rec: RecordedRequest, operation: string, p: Record<string, string>, body: Record<string, unknown>): Answer {
+  private webhook(
+    rec: RecordedRequest,
+    operation: string,
+    p: Record<string, string>,
+    body: Record<string, unknown>,
+  ): Answer {
     if (p.webhook_id !== this.applicationId) {
       rec.violations.push(`webhook id ${p.webhook_id ?? ''} is not the application id (${this.applicationId})`);
       return fail(404, 10015, 'Unknown Webhook');
@@ -1434,7 +1605,10 @@ export class LoopbackDiscord {
         return empty;
       }
       let message: StoredMessage;
-      const deferred = interaction.deferPending && interaction.originalMessageId !== null ? this.messages.get(interaction.originalMessageId) : undefined;
+      const deferred =
+        interaction.deferPending && interaction.originalMessageId !== null
+          ? this.messages.get(interaction.originalMessageId)
+          : undefined;
       if (deferred) {
         // The first follow-up after a defer fills in the deferred reply.
         this.applyEdit(deferred, body, rec.files);
@@ -1443,7 +1617,14 @@ export class LoopbackDiscord {
         message = deferred;
       } else {
         const flags = (typeof body.flags === 'number' ? body.flags : 0) & SETTABLE_FLAGS;
-        message = this.storeMessage({ channelId: interaction.channelId, payload: body, files: rec.files, flags, type: 19, interaction });
+        message = this.storeMessage({
+          channelId: interaction.channelId,
+          payload: body,
+          files: rec.files,
+          flags,
+          type: 19,
+          interaction,
+        });
       }
       return rec.query.wait === 'true' ? ok(this.messageJson(message)) : noContent();
     }
@@ -1452,7 +1633,11 @@ export class LoopbackDiscord {
     const messageId = original ? interaction.originalMessageId : (p.message_id ?? null);
     const message = messageId !== null ? this.messages.get(messageId) : undefined;
     if (!message || message.deleted || (!original && !interaction.messageIds.has(message.id))) {
-      rec.violations.push(original ? '@original has no message (nothing to resolve it to)' : `message ${messageId ?? ''} does not belong to this interaction`);
+      rec.violations.push(
+        original
+          ? '@original has no message (nothing to resolve it to)'
+          : `message ${messageId ?? ''} does not belong to this interaction`,
+      );
       return fail(404, 10008, 'Unknown Message');
     }
 
@@ -1468,7 +1653,8 @@ export class LoopbackDiscord {
         const tooBig = this.checkUploads(rec, interaction.attachmentSizeLimit, 'the interaction attachment_size_limit');
         if (tooBig) return tooBig;
         if (original && interaction.deferPending && typeof body.flags === 'number') {
-          if ((body.flags & ~EPHEMERAL) !== 0) rec.violations.push(`edit after a defer sets flags ${body.flags}: only EPHEMERAL (64) is allowed`);
+          if ((body.flags & ~EPHEMERAL) !== 0)
+            rec.violations.push(`edit after a defer sets flags ${body.flags}: only EPHEMERAL (64) is allowed`);
           if ((body.flags & EPHEMERAL) !== 0 && !interaction.deferEphemeral) {
             rec.violations.push('edit after a non-ephemeral defer sets EPHEMERAL: ephemerality is fixed at the defer');
           }
@@ -1485,7 +1671,12 @@ export class LoopbackDiscord {
 
   // -- channel messages --------------------------------------------------------------------------
 
-  private channelMessagesRoute(rec: RecordedRequest, operation: string, p: Record<string, string>, body: Record<string, unknown>): Answer {
+  private channelMessagesRoute(
+    rec: RecordedRequest,
+    operation: string,
+    p: Record<string, string>,
+    body: Record<string, unknown>,
+  ): Answer {
     const channel = this.channels.get(p.channel_id ?? '');
     if (!channel) return fail(404, 10003, 'Unknown Channel');
     const tier = channel.guildId !== null ? (this.guilds.find((g) => g.id === channel.guildId)?.premiumTier ?? 0) : 0;
@@ -1517,7 +1708,8 @@ export class LoopbackDiscord {
         return empty;
       }
       const requested = typeof body.flags === 'number' ? body.flags : 0;
-      if ((requested & EPHEMERAL) !== 0) rec.violations.push('EPHEMERAL flag on a channel message (only interaction responses can be ephemeral)');
+      if ((requested & EPHEMERAL) !== 0)
+        rec.violations.push('EPHEMERAL flag on a channel message (only interaction responses can be ephemeral)');
       const message = this.storeMessage({
         channelId: channel.id,
         payload: body,
@@ -1526,12 +1718,14 @@ export class LoopbackDiscord {
         type: isRecord(body.message_reference) ? 19 : 0,
         interaction: null,
       });
-      if (nonce !== undefined && body.enforce_nonce === true) this.nonces.set(`${channel.id}:${nonce}`, { messageId: message.id, at: this.now() });
+      if (nonce !== undefined && body.enforce_nonce === true)
+        this.nonces.set(`${channel.id}:${nonce}`, { messageId: message.id, at: this.now() });
       return ok(this.messageJson(message));
     }
 
     const message = this.messages.get(p.message_id ?? '');
-    if (!message || message.channel_id !== channel.id || message.deleted || message.ephemeral) return fail(404, 10008, 'Unknown Message');
+    if (!message || message.channel_id !== channel.id || message.deleted || message.ephemeral)
+      return fail(404, 10008, 'Unknown Message');
     switch (operation) {
       case 'getMessage':
         return ok(this.messageJson(message));
@@ -1582,7 +1776,15 @@ function attachmentJson(a: StoredAttachment): Record<string, unknown> {
 function emptyMessage(payload: Record<string, unknown>, files: RecordedFile[]): Answer | null {
   const hasContent = typeof payload.content === 'string' && payload.content.length > 0;
   const has = (key: string): boolean => Array.isArray(payload[key]) && (payload[key] as unknown[]).length > 0;
-  if (hasContent || has('embeds') || has('components') || has('sticker_ids') || files.length > 0 || isRecord(payload.poll)) return null;
+  if (
+    hasContent ||
+    has('embeds') ||
+    has('components') ||
+    has('sticker_ids') ||
+    files.length > 0 ||
+    isRecord(payload.poll)
+  )
+    return null;
   return fail(400, 50006, 'Cannot send an empty message');
 }
 
@@ -1638,7 +1840,12 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-async function parseBody(raw: Buffer, contentType: string | undefined, url: string, method: string): Promise<ParsedBody> {
+async function parseBody(
+  raw: Buffer,
+  contentType: string | undefined,
+  url: string,
+  method: string,
+): Promise<ParsedBody> {
   if (raw.length === 0) return { body: undefined, files: [], error: null };
   const type = (contentType ?? '').toLowerCase();
   if (type.startsWith('application/json')) {
@@ -1649,7 +1856,12 @@ async function parseBody(raw: Buffer, contentType: string | undefined, url: stri
     }
   }
   if (type.startsWith('multipart/form-data')) {
-    const request = new Request(url, { method, headers: { 'content-type': contentType ?? '' }, body: raw, duplex: 'half' });
+    const request = new Request(url, {
+      method,
+      headers: { 'content-type': contentType ?? '' },
+      body: raw,
+      duplex: 'half',
+    });
     // Deprecated for production servers (memory use); fine for test-sized bodies and needs no extra package.
     // eslint-disable-next-line @typescript-eslint/no-deprecated
     const form = await request.formData();
