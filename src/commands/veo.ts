@@ -199,7 +199,7 @@ export function createVeoCommand(deps: CommandDeps): CommandModule {
       throw error;
     }
     const stored = await jobs.update(jobId, (j) => ({ ...j, messageId }));
-    logger.info({ jobId, model, promptLength: prompt.length, guildId: interaction.guildId }, 'job accepted');
+    logger.info({ jobId, interactionId: interaction.id, model, promptLength: prompt.length, guildId: interaction.guildId }, 'job accepted');
     runner.submit(stored);
   }
 

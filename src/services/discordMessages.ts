@@ -65,7 +65,7 @@ function toBody(view: MessageView, options: SendOptions): Record<string, unknown
   };
   const files = options.files ?? [];
   if (files.length > 0 || options.replaceAttachments) {
-    body.attachments = files.map((file, id) => ({ id, filename: file.name }));
+    body.attachments = files.map((file, id) => ({ id: String(id), filename: file.name }));
   }
   if (options.ephemeral) body.flags = EPHEMERAL_FLAG;
   if (options.nonce) {

@@ -27,6 +27,11 @@ export const LATE_POLL_MS = 5 * 60_000;
 export const LATE_WINDOW_MS = 2 * 60 * 60_000;
 export const DELIVERY_GIVE_UP_MS = DAY_MS;
 
+/** A finished job no longer needs its interaction token; keeping it would only be a liability. */
+function withoutToken(job: JobRecord): JobRecord['interaction'] {
+  return { ...job.interaction, token: null };
+}
+
 function stillPollingLate(job: JobRecord, now: number): boolean {
   return job.state === 'failed' && job.lateUntil !== null && now < job.lateUntil;
 }
@@ -56,10 +61,8 @@ export class JobStore {
       const current = await this.get(id);
       if (!current) throw new JobNotFoundError(id);
       const now = this.clock.now();
-      let next: JobRecord = { ...change(current), updatedAt: now };
+      const next: JobRecord = { ...change(current), updatedAt: now };
       const done = isFinal(next) && !stillPollingLate(next, now);
-      // A finished job no longer needs the interaction token; keeping it would only be a liability.
-      if (done && next.interaction.token !== null) next = { ...next, interaction: { ...next.interaction, token: null } };
       await this.store.set(id, next, done ? FINAL_RECORD_TTL_MS : undefined);
       if (done !== (isFinal(current) && !stillPollingLate(current, now)) || done) await this.#index(ACTIVE_INDEX, id, !done);
       const hdPreparing = next.hd?.state === 'preparing';
@@ -423,6 +426,7 @@ export class JobRunner {
         state: 'delivered',
         finishedAt: now,
         deliveredMessageId: outcome.messageId,
+        interaction: withoutToken(j),
       }));
       this.#log(done, 'delivering');
       await this.deps.quota.close(scopeOf(done), id);
@@ -448,7 +452,12 @@ export class JobRunner {
   }
 
   async #undeliverable(id: string, reason: string): Promise<void> {
-    const job = await this.deps.jobs.update(id, (j) => ({ ...j, state: 'undeliverable', finishedAt: this.deps.clock.now() }));
+    const job = await this.deps.jobs.update(id, (j) => ({
+      ...j,
+      state: 'undeliverable',
+      finishedAt: this.deps.clock.now(),
+      interaction: withoutToken(j),
+    }));
     this.#log(job, 'delivering', { reason });
     this.deps.logger.warn({ jobId: id, taskId: job.taskId, reason }, 'video exists but could not be delivered');
     await this.deps.quota.close(scopeOf(job), id);
@@ -473,6 +482,7 @@ export class JobRunner {
     } catch (error) {
       this.deps.logger.warn({ jobId: id, err: error }, 'could not show the failure');
     }
+    await this.deps.jobs.update(id, (j) => ({ ...j, interaction: withoutToken(j) }));
   }
 
   /** Serialised per job, and gated in memory first so a moving queue does not read every record. */

@@ -209,6 +209,43 @@ describe('loopback Discord with the real discord.js client', () => {
     expect(loopback.violations).toEqual([]);
   });
 
+  it('flags an edit after a defer that sets a flag other than EPHEMERAL', async () => {
+    const c = await startClient();
+    const { interaction } = await veoCommand(c);
+    await interaction.deferReply();
+    await interaction.editReply({ content: 'done', flags: MessageFlags.SuppressEmbeds });
+    expect(loopback.violations).toEqual([expect.stringMatching(/edit after a defer sets flags 4/)]);
+  });
+
+  it('expires interaction tokens 15 minutes after the interaction (loopback clock)', async () => {
+    await loopback.close();
+    let now = Date.now();
+    loopback = await LoopbackDiscord.start({ now: () => now });
+    const c = await startClient();
+    const { interaction } = await veoCommand(c);
+    await interaction.deferReply();
+    now += 14 * 60_000;
+    await interaction.editReply({ content: 'still in time' });
+    now += 60_000;
+    await expect(interaction.followUp({ content: 'too late' })).rejects.toSatisfy(
+      (e: unknown) => e instanceof DiscordAPIError && e.code === 50027,
+    );
+    expect(loopback.violations).toEqual([]);
+  });
+
+  it('with ackDeadlineMs, a late acknowledgement gets 10062 and a violation', async () => {
+    await loopback.close();
+    let now = Date.now();
+    loopback = await LoopbackDiscord.start({ now: () => now, ackDeadlineMs: 3000 });
+    const c = await startClient();
+    const { interaction } = await veoCommand(c);
+    now += 3001;
+    await expect(interaction.deferReply()).rejects.toSatisfy(
+      (e: unknown) => e instanceof DiscordAPIError && e.code === 10062 && e.status === 404,
+    );
+    expect(loopback.violations).toEqual([expect.stringMatching(/acknowledged 3001 ms after the dispatch/)]);
+  });
+
   it('dedupes a channel message by nonce when enforce_nonce is set', async () => {
     const c = await startClient();
     const channel = c.channels.cache.get(loopback.guild.channelId) as TextChannel;
@@ -339,6 +376,27 @@ describe('loopback Discord with the real discord.js client', () => {
     await dm.send('hello');
     expect(loopback.channelMessages(dm.id).map((m) => m.content)).toEqual(['done', 'and more', 'hello']);
     expect(loopback.violations).toEqual([]);
+  });
+});
+
+describe('loopback Discord over plain HTTP', () => {
+  it('answers a wrong bot token with 401 / 0 and an unknown route with 404 / 0, both recorded as violations', async () => {
+    const wrong = await fetch(`${loopback.apiBase}/v10/users/@me`, { headers: { authorization: 'Bot not-the-token' } });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toEqual({ code: 0, message: '401: Unauthorized' });
+    const right = await fetch(`${loopback.apiBase}/v10/users/@me`, {
+      headers: { authorization: `Bot ${loopback.botToken}` },
+    });
+    expect(((await right.json()) as { id: string }).id).toBe(loopback.botUserId);
+    const unknown = await fetch(`${loopback.apiBase}/v10/guilds/${loopback.guild.id}/members`, {
+      headers: { authorization: `Bot ${loopback.botToken}` },
+    });
+    expect(unknown.status).toBe(404);
+    expect(loopback.violations).toEqual([
+      expect.stringMatching(/Authorization is not/),
+      expect.stringMatching(/unmatched route GET \/guilds\/\d+\/members/),
+    ]);
+    expect(loopback.requests.map((r) => r.operation)).toEqual(['getMyUser', 'getMyUser', null]);
   });
 });
 

@@ -283,6 +283,7 @@ interface RequestWaiter {
   predicate: (r: RecordedRequest) => boolean;
   afterSeq: number;
   resolve: (r: RecordedRequest) => void;
+  cancel: () => void;
 }
 
 interface StoredCommand {
@@ -509,6 +510,10 @@ export class LoopbackDiscord {
           clearTimeout(timer);
           resolve(r);
         },
+        // On close the promise simply stays pending (a rejection nobody awaits would fail the run).
+        cancel: () => {
+          clearTimeout(timer);
+        },
       };
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
@@ -578,6 +583,8 @@ export class LoopbackDiscord {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const waiter of this.waiters) waiter.cancel();
+    this.waiters.clear();
     for (const socket of this.sockets) socket.terminate();
     this.sockets.clear();
     await new Promise<void>((resolve) => {
@@ -1168,6 +1175,7 @@ export class LoopbackDiscord {
     flags: number;
     type: number;
     interaction: InteractionState | null;
+    followUp?: boolean;
   }): StoredMessage {
     const channel = this.channels.get(args.channelId);
     const id = args.id ?? snowflake();
@@ -1190,20 +1198,15 @@ export class LoopbackDiscord {
       edited_timestamp: null,
       webhook_id: args.interaction ? this.applicationId : undefined,
       application_id: args.interaction ? this.applicationId : undefined,
-      interaction_metadata: args.interaction
-        ? {
-            ...args.interaction.metadata,
-            original_response_message_id: args.interaction.originalMessageId ?? undefined,
-          }
-        : undefined,
+      interaction_metadata: args.interaction ? { ...args.interaction.metadata } : undefined,
       message_reference: p.message_reference ?? undefined,
       interactionId: args.interaction?.id,
       ephemeral: (args.flags & EPHEMERAL) !== 0,
       deleted: false,
       editCount: 0,
     };
-    if (message.interaction_metadata && message.interaction_metadata.original_response_message_id === undefined) {
-      delete message.interaction_metadata.original_response_message_id;
+    if (message.interaction_metadata && args.followUp && args.interaction?.originalMessageId != null) {
+      message.interaction_metadata.original_response_message_id = args.interaction.originalMessageId;
     }
     this.messages.set(id, message);
     args.interaction?.messageIds.add(id);
@@ -1624,6 +1627,7 @@ export class LoopbackDiscord {
           flags,
           type: 19,
           interaction,
+          followUp: true,
         });
       }
       return rec.query.wait === 'true' ? ok(this.messageJson(message)) : noContent();
