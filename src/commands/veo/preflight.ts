@@ -1,0 +1,53 @@
+import { PermissionFlagsBits, type ChatInputCommandInteraction, type PermissionsBitField } from 'discord.js';
+import { UserFacingError } from '../../errors.js';
+import type { MessageKey } from '../../i18n/index.js';
+import { relativeTime } from '../../lib/render.js';
+import type { VeoModel } from '../../services/kie/types.js';
+import type { ReserveResult } from '../../services/quota.js';
+import type { CommandDeps } from '../types.js';
+
+const REQUIRED_PERMISSIONS: ReadonlyArray<readonly [bigint, string]> = [
+  [PermissionFlagsBits.ViewChannel, 'View Channel'],
+  [PermissionFlagsBits.EmbedLinks, 'Embed Links'],
+  [PermissionFlagsBits.AttachFiles, 'Attach Files'],
+];
+
+/** The permissions the bot lacks in this channel, by the names members see in Discord. */
+export function missingPermissions(appPermissions: PermissionsBitField, inThread: boolean): string[] {
+  const needed: Array<readonly [bigint, string]> = [
+    [PermissionFlagsBits.ViewChannel, 'View Channel'],
+    inThread
+      ? [PermissionFlagsBits.SendMessagesInThreads, 'Send Messages in Threads']
+      : [PermissionFlagsBits.SendMessages, 'Send Messages'],
+    ...REQUIRED_PERMISSIONS.slice(1),
+  ];
+  return needed.filter(([bit]) => !appPermissions.has(bit, false)).map(([, name]) => name);
+}
+
+/**
+ * The refusals of DESIGN §1.4 that need no quota read, in order: DMs, the bot's permissions here,
+ * kie paused. They use the payload alone, so they fit well inside Discord's 3 s.
+ */
+export function preflight(interaction: ChatInputCommandInteraction, deps: CommandDeps): void {
+  if (!interaction.guildId) {
+    if (!deps.config.allowDms) throw new UserFacingError('refusal.dm_disabled');
+  } else {
+    if (!deps.isGuildCached(interaction.guildId)) throw new UserFacingError('refusal.not_member');
+    const missing = missingPermissions(interaction.appPermissions, interaction.channel?.isThread() ?? false);
+    if (missing.length > 0) throw new UserFacingError('refusal.missing_permissions', { permissions: missing.join(', ') });
+  }
+  const paused = deps.kie.circuit.pauseReason();
+  if (paused) throw new UserFacingError(paused === 'credits' ? 'refusal.paused_credits' : 'refusal.paused_maintenance');
+}
+
+export function refusalFor(result: Extract<ReserveResult, { ok: false }>, model: VeoModel, maxActive: number): UserFacingError {
+  const when = result.retryAt ? relativeTime(result.retryAt) : '—';
+  const keys: Record<typeof result.reason, MessageKey> = {
+    blocked: 'refusal.blocked',
+    budget: 'refusal.budget',
+    active_jobs: 'refusal.active_jobs',
+    quota: 'refusal.quota',
+    model_unavailable: 'refusal.model_unavailable',
+  };
+  return new UserFacingError(keys[result.reason], { when, limit: result.limit, model, max: maxActive });
+}
