@@ -11,6 +11,7 @@ import { DeliveryService, uploadLimitForTier } from './services/delivery.js';
 import { DiscordMessages } from './services/discordMessages.js';
 import { GenerateLimiter } from './services/generateLimiter.js';
 import { HdService } from './services/hd.js';
+import { ImagePreparer } from './services/images.js';
 import { isFinal } from './services/jobRecord.js';
 import { JobRunner, JobStore, scopeOf } from './services/jobs.js';
 import { KieClient } from './services/kie/client.js';
@@ -96,6 +97,12 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     pollIntervalMs: config.hdPollIntervalMs,
     guildUploadLimit,
   });
+  const images = new ImagePreparer({
+    upload: (request) => kie.uploadFile(request),
+    download,
+    maxImageBytes: config.maxImageBytes,
+    logger: logger.child({ component: 'images' }),
+  });
 
   const commands = createCommands({
     config,
@@ -104,6 +111,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     quota,
     kie,
     hd,
+    images,
     clock,
     logger,
     isGuildCached: (guildId) => client.guilds.cache.has(guildId),
@@ -137,6 +145,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     kie,
     logger,
     async start() {
+      await stores.ready;
       await client.login(config.discordToken);
     },
     async stop() {

@@ -1,10 +1,11 @@
 import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import type { CommandDeps, CommandModule } from './types.js';
 import { createVeoCommand, veoCommandData } from './veo.js';
+import { createVeoAdminCommand, veoAdminCommandData } from './veoAdmin.js';
 
 /** The one list of commands: the runtime router and deploy-commands both read it. */
 export function createCommands(deps: CommandDeps): CommandModule[] {
-  return [createVeoCommand(deps)];
+  return [createVeoCommand(deps), createVeoAdminCommand(deps)];
 }
 
-export const commandDefinitions: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[] = [veoCommandData];
+export const commandDefinitions: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[] = [veoCommandData, veoAdminCommandData];

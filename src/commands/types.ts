@@ -7,8 +7,11 @@ import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { CustomIdPrefix } from '../lib/customId.js';
 import type { Logger } from '../logger.js';
+import type { GuildSettingsStore } from '../services/guildSettings.js';
 import type { HdService } from '../services/hd.js';
+import type { ImagePreparer } from '../services/images.js';
 import type { JobRunner, JobStore } from '../services/jobs.js';
+import type { KieCircuitState } from '../services/kie/circuit.js';
 import type { QuotaService } from '../services/quota.js';
 
 export interface CommandDeps {
@@ -16,8 +19,13 @@ export interface CommandDeps {
   readonly jobs: JobStore;
   readonly runner: JobRunner;
   readonly quota: QuotaService;
-  readonly kie: { readonly circuit: { pauseReason(): 'credits' | 'maintenance' | null } };
+  readonly kie: {
+    readonly circuit: { pauseReason(): 'credits' | 'maintenance' | null; readonly state: KieCircuitState };
+    credits(): Promise<number>;
+  };
+  readonly guildSettings: GuildSettingsStore;
   readonly hd: HdService;
+  readonly images: ImagePreparer;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly isGuildCached: (guildId: string) => boolean;

@@ -56,6 +56,7 @@ export class GenerateLimiter {
   readonly #queue: Waiter[] = [];
   readonly #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
+  #positions: Map<string, number> | null = null;
   #stopped = false;
 
   constructor(opts: GenerateLimiterOptions) {
@@ -73,8 +74,9 @@ export class GenerateLimiter {
 
   /** 1-based place in the queue, or null when the id is not waiting. */
   position(id: string): number | null {
-    const index = this.#queue.findIndex((w) => w.id === id);
-    return index === -1 ? null : index + 1;
+    // Every waiting job asks after every change: one O(n) rebuild per change keeps each answer O(1).
+    this.#positions ??= new Map(this.#queue.map((w, index) => [w.id, index + 1]));
+    return this.#positions.get(id) ?? null;
   }
 
   /** Resolves when `id` may send its generate request; rejects on abort, `cancel(id)` or `stop()`. */
@@ -94,6 +96,7 @@ export class GenerateLimiter {
       signal?.addEventListener('abort', onAbort, { once: true });
       const detach = () => signal?.removeEventListener('abort', onAbort);
       this.#queue.push({ id, resolve, reject, detach });
+      this.#positions = null;
       this.#schedule();
       this.#notify();
     });
@@ -115,6 +118,7 @@ export class GenerateLimiter {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     const waiters = this.#queue.splice(0);
+    this.#positions = null;
     for (const waiter of waiters) {
       waiter.detach();
       waiter.reject(new LimiterCancelledError(waiter.id));
@@ -126,6 +130,7 @@ export class GenerateLimiter {
     const index = this.#queue.findIndex((w) => w.id === id);
     const [waiter] = index === -1 ? [] : this.#queue.splice(index, 1);
     if (!waiter) return false;
+    this.#positions = null;
     waiter.detach();
     if (this.#queue.length === 0) {
       clearTimeout(this.#timer);
@@ -158,6 +163,7 @@ export class GenerateLimiter {
     while (this.#queue.length > 0 && this.#granted.length < this.#limit) {
       const waiter = this.#queue.shift();
       if (!waiter) break;
+      this.#positions = null;
       waiter.detach();
       this.#granted.push(this.#clock.now());
       waiter.resolve();
@@ -168,6 +174,7 @@ export class GenerateLimiter {
   }
 
   #notify(): void {
+    this.#positions = null;
     for (const listener of this.#listeners) {
       try {
         listener();

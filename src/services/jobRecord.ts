@@ -13,7 +13,10 @@ export type JobState =
 
 export const FINAL_STATES: ReadonlySet<JobState> = new Set(['delivered', 'undeliverable', 'failed', 'failed_unknown']);
 
-export type JobFailureReason = KieFailureReason | 'unknown_outcome' | 'timeout' | 'queue_timeout';
+/** Why a `/veo animate` job ended before anything was sent to generate. */
+export type ImageFailureReason = 'not_an_image' | 'image_too_large' | 'image_download' | 'image_upload' | 'image_interrupted';
+
+export type JobFailureReason = KieFailureReason | ImageFailureReason | 'unknown_outcome' | 'timeout' | 'queue_timeout';
 
 export interface JobOptions {
   readonly prompt: string;
@@ -21,6 +24,11 @@ export interface JobOptions {
   readonly aspectRatio: AspectRatio;
   readonly seed: number | null;
   readonly imageUrls: readonly string[];
+  /**
+   * true from the accept of a `/veo animate` job until its pictures are re-hosted and in `imageUrls`:
+   * such a job must never be submitted, or kie would make a text-only video.
+   */
+  readonly imagesPending?: boolean;
 }
 
 export interface DeliveryAttempt {

@@ -19,6 +19,8 @@ import type { GenerateRequest, TaskInfo } from './kie/types.js';
 
 const ACTIVE_INDEX = 'index:active';
 const HD_INDEX = 'index:hd';
+/** Past this many ids a member's index drops the ids whose records have expired. */
+const MEMBER_INDEX_PRUNE_AT = 100;
 const DAY_MS = 24 * 60 * 60_000;
 export const FINAL_RECORD_TTL_MS = 15 * DAY_MS;
 export const GENERATION_TIMEOUT_MS = 30 * 60_000;
@@ -26,14 +28,33 @@ export const QUEUE_TIMEOUT_MS = 30 * 60_000;
 export const LATE_POLL_MS = 5 * 60_000;
 export const LATE_WINDOW_MS = 2 * 60 * 60_000;
 export const DELIVERY_GIVE_UP_MS = DAY_MS;
+/** Callback-triggered record-info reads of one job happen at most this often (DESIGN §7). */
+export const CALLBACK_READ_GAP_MS = 5_000;
+
+/** What a kie callback led to: a read now, nothing (coalesced, unknown, not moving), or an adoption. */
+export type CallbackOutcome = 'read' | 'coalesced' | 'ignored' | 'unknown_task' | 'mismatch' | 'adopted';
 
 /** A finished job no longer needs its interaction token; keeping it would only be a liability. */
 function withoutToken(job: JobRecord): JobRecord['interaction'] {
   return { ...job.interaction, token: null };
 }
 
+/** A failed job kie may still finish (our 30 minutes passed, or a task adopted from a callback): still asked. */
 function stillPollingLate(job: JobRecord, now: number): boolean {
-  return job.state === 'failed' && job.lateUntil !== null && now < job.lateUntil;
+  return (job.state === 'failed' || job.state === 'failed_unknown') && job.lateUntil !== null && now < job.lateUntil;
+}
+
+/** taskId -> jobId, so a kie callback finds its job without a scan. */
+function taskKey(taskId: string): string {
+  return `task:${taskId}`;
+}
+
+/** Told about every write, for metrics; must not throw. */
+export type JobObserver = (previous: JobRecord | null, next: JobRecord) => void;
+
+// Per server (or DM) and member, so `/veo-admin forget` in one server touches nothing of another.
+function memberIndex(guildId: string | null, userId: string): string {
+  return `index:member:${guildId ?? 'dm'}:${userId}`;
 }
 
 /** Job records in Keyv (namespace `jobs`), with an index of the ones still moving so resume never scans. */
@@ -43,17 +64,61 @@ export class JobStore {
   constructor(
     private readonly store: Keyv,
     private readonly clock: Clock,
+    private readonly observer?: JobObserver,
   ) {}
 
   async get(id: string): Promise<JobRecord | undefined> {
     return (await this.store.get<JobRecord>(id)) ?? undefined;
   }
 
+  /** The job that owns a kie task, if any. */
+  async jobIdForTask(taskId: string): Promise<string | undefined> {
+    return (await this.store.get<string>(taskKey(taskId))) ?? undefined;
+  }
+
   async create(job: JobRecord): Promise<void> {
     await this.#lock.run(job.id, async () => {
+      if (job.taskId) await this.store.set(taskKey(job.taskId), job.id, FINAL_RECORD_TTL_MS + 2 * DAY_MS);
       await this.store.set(job.id, job);
+      this.observer?.(null, job);
       await this.#index(ACTIVE_INDEX, job.id, true);
+      await this.#index(memberIndex(job.guildId, job.requesterId), job.id, true);
     });
+  }
+
+  /** A member's jobs in one server (guildId null: in DMs), oldest first; expired records are left out. */
+  async ofMember(guildId: string | null, userId: string): Promise<JobRecord[]> {
+    return this.#listIndex(memberIndex(guildId, userId));
+  }
+
+  /**
+   * Deletes a member's finished job records in one server (`/veo-admin forget`). Jobs still running (or
+   * still being polled late, or preparing 1080P) are kept so they can finish and settle their quota.
+   */
+  async forgetMember(guildId: string | null, userId: string): Promise<{ deleted: number; kept: number }> {
+    const name = memberIndex(guildId, userId);
+    const ids = (await this.store.get<string[]>(name)) ?? [];
+    const gone = new Set<string>();
+    let deleted = 0;
+    for (const id of ids) {
+      await this.#lock.run(id, async () => {
+        const job = await this.get(id);
+        if (job && (!isFinal(job) || stillPollingLate(job, this.clock.now()) || job.hd?.state === 'preparing')) return;
+        if (job) {
+          await this.store.delete(id);
+          deleted++;
+        }
+        gone.add(id);
+      });
+    }
+    // Taken after the job locks, never around them: create takes a job lock, then this one.
+    const kept = await this.#lock.run(name, async () => {
+      const left = ((await this.store.get<string[]>(name)) ?? []).filter((id) => !gone.has(id));
+      if (left.length === 0) await this.store.delete(name);
+      else await this.store.set(name, left);
+      return left.length;
+    });
+    return { deleted, kept };
   }
 
   async update(id: string, change: (job: JobRecord) => JobRecord): Promise<JobRecord> {
@@ -63,7 +128,10 @@ export class JobStore {
       const now = this.clock.now();
       const next: JobRecord = { ...change(current), updatedAt: now };
       const done = isFinal(next) && !stillPollingLate(next, now);
+      // Written before the record, so a task id on record always resolves back to its job.
+      if (next.taskId && next.taskId !== current.taskId) await this.store.set(taskKey(next.taskId), id, FINAL_RECORD_TTL_MS + 2 * DAY_MS);
       await this.store.set(id, next, done ? FINAL_RECORD_TTL_MS : undefined);
+      this.observer?.(current, next);
       if (done !== (isFinal(current) && !stillPollingLate(current, now)) || done) await this.#index(ACTIVE_INDEX, id, !done);
       const hdPreparing = next.hd?.state === 'preparing';
       if (hdPreparing !== (current.hd?.state === 'preparing')) await this.#index(HD_INDEX, id, hdPreparing);
@@ -89,9 +157,14 @@ export class JobStore {
 
   async #index(name: string, id: string, present: boolean): Promise<void> {
     await this.#lock.run(name, async () => {
-      const ids = (await this.store.get<string[]>(name)) ?? [];
+      let ids = (await this.store.get<string[]>(name)) ?? [];
       const has = ids.includes(id);
       if (present === has) return;
+      // Member indexes have no other cleanup: ids of records that expired (15 days) are dropped here.
+      if (present && ids.length >= MEMBER_INDEX_PRUNE_AT && name.startsWith('index:member:')) {
+        const records = await this.store.getMany<JobRecord>(ids);
+        ids = ids.filter((_, i) => records[i] !== undefined && records[i] !== null);
+      }
       await this.store.set(name, present ? [...ids, id] : ids.filter((x) => x !== id));
     });
   }
@@ -164,8 +237,15 @@ export class JobRunner {
   readonly #aborts = new Map<string, AbortController>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #lastNudge = new Map<string, number>();
+  readonly #polling = new Set<string>();
+  readonly #pollAgain = new Set<string>();
+  readonly #delivering = new Set<string>();
   readonly #lastStatus = new Map<string, { key: string; at: number }>();
   readonly #statusLock = new KeyedLock();
+  /** Jobs waiting for the limiter: one listener refreshes them all, at most once per tick. */
+  readonly #queued = new Set<string>();
+  #queueRefresh: NodeJS.Immediate | null = null;
+  readonly #unsubscribeQueue: () => void;
   readonly #statusMinIntervalMs: number;
   readonly #random: () => number;
   #stopping = false;
@@ -173,11 +253,26 @@ export class JobRunner {
   constructor(private readonly deps: JobRunnerDeps) {
     this.#statusMinIntervalMs = deps.options.statusMinIntervalMs ?? 30_000;
     this.#random = deps.random ?? Math.random;
+    this.#unsubscribeQueue = deps.limiter.onQueueChange(() => {
+      this.#queueRefresh ??= setImmediate(() => {
+        this.#queueRefresh = null;
+        for (const id of this.#queued) this.#track(id, () => this.#showStatus(id));
+      });
+    });
   }
 
   /** Starts a job whose record exists and whose message has been deferred. */
   submit(job: JobRecord): void {
+    // Resume and a fresh command can both hand over the same job once; it must run once.
+    if (this.#queued.has(job.id)) return;
     this.#track(job.id, () => this.#runQueued(job.id));
+  }
+
+  /** Ends a queued job that never reached kie (its pictures could not be prepared): shown, refunded, no generate. */
+  async failBeforeSubmit(jobId: string, reason: JobFailureReason): Promise<void> {
+    const job = await this.deps.jobs.get(jobId);
+    if (job?.state !== 'queued') return;
+    await this.#fail(jobId, reason, null);
   }
 
   /** Picks up every job a previous process left moving (call only while holding the store lease). */
@@ -186,8 +281,11 @@ export class JobRunner {
     const now = this.deps.clock.now();
     for (const job of await this.deps.jobs.active()) {
       counts[job.state] = (counts[job.state] ?? 0) + 1;
-      if (job.state === 'queued') this.submit(job);
-      else if (job.state === 'submitting') {
+      if (job.state === 'queued') {
+        // Its pictures were never re-hosted and their Discord URLs are not kept: it cannot go on.
+        if (job.options.imagesPending) this.#track(job.id, () => this.#fail(job.id, 'image_interrupted', null));
+        else this.submit(job);
+      } else if (job.state === 'submitting') {
         // Resubmitting could charge twice: with no task id we cannot know, so we say so and refund.
         if (job.taskId === null) this.#track(job.id, () => this.#fail(job.id, 'unknown_outcome', null));
         else this.#schedule(job.id, 0, () => this.#poll(job.id));
@@ -202,15 +300,69 @@ export class JobRunner {
 
   /** A callback said this task moved: read it now, at most once per 5 s (DESIGN §7). */
   nudge(jobId: string): boolean {
-    const now = this.deps.clock.now();
-    if (now - (this.#lastNudge.get(jobId) ?? 0) < 5_000) return false;
-    this.#lastNudge.set(jobId, now);
+    if (!this.#takeNudge(jobId)) return false;
     this.#schedule(jobId, 0, () => this.#poll(jobId));
     return true;
   }
 
+  #takeNudge(jobId: string): boolean {
+    const now = this.deps.clock.now();
+    if (now - (this.#lastNudge.get(jobId) ?? 0) < CALLBACK_READ_GAP_MS) return false;
+    this.#lastNudge.set(jobId, now);
+    return true;
+  }
+
+  /**
+   * A kie callback (DESIGN §4, §7): never trusted, only a reason to read record-info now. A task we do
+   * not know is ignored unless `?job=` names a job that never heard its generate answer and record-info
+   * shows our prompt: then the job adopts it, and a video it yields is delivered free.
+   */
+  async onCallback(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
+    const outcome = await this.#callback(taskId, jobParam);
+    this.deps.logger.info({ taskId, jobId: jobParam, outcome }, 'kie callback handled');
+    return outcome;
+  }
+
+  async #callback(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
+    const { jobs } = this.deps;
+    if (this.#stopping) return 'ignored';
+    const known = await jobs.jobIdForTask(taskId);
+    if (known !== undefined) {
+      const job = await jobs.get(known);
+      if (!job || (job.state !== 'generating' && !stillPollingLate(job, this.deps.clock.now()))) return 'ignored';
+      return this.nudge(known) ? 'read' : 'coalesced';
+    }
+    if (jobParam === null) return 'unknown_task';
+    const job = await jobs.get(jobParam);
+    const now = this.deps.clock.now();
+    if (job?.state !== 'failed_unknown' || job.taskId !== null || now - job.createdAt > GENERATION_TIMEOUT_MS + LATE_WINDOW_MS) {
+      return 'unknown_task';
+    }
+    if (!this.#takeNudge(job.id)) return 'coalesced';
+    let info: TaskInfo;
+    try {
+      info = await this.deps.kie.recordInfo(taskId);
+    } catch (error) {
+      this.deps.logger.warn({ jobId: job.id, taskId, err: error }, 'record-info for a callback to adopt failed');
+      return 'unknown_task';
+    }
+    if (info.params?.prompt !== job.options.prompt) return 'mismatch';
+    const guard = { adopted: false };
+    await jobs.update(job.id, (j) => {
+      if (j.state !== 'failed_unknown' || j.taskId !== null) return j;
+      guard.adopted = true;
+      return { ...j, taskId, lateUntil: now + LATE_WINDOW_MS };
+    });
+    if (!guard.adopted) return 'coalesced';
+    this.deps.logger.warn({ jobId: job.id, taskId }, 'adopted a kie task whose generate answer was lost; a video will be delivered free');
+    this.#schedule(job.id, 0, () => this.#poll(job.id));
+    return 'adopted';
+  }
+
   async stop(): Promise<void> {
     this.#stopping = true;
+    this.#unsubscribeQueue();
+    if (this.#queueRefresh) clearImmediate(this.#queueRefresh);
     for (const timer of [...this.#timers.values(), ...this.#statusTimers.values()]) clearTimeout(timer);
     this.#timers.clear();
     this.#statusTimers.clear();
@@ -258,7 +410,7 @@ export class JobRunner {
     const { jobs, kie, limiter } = this.deps;
     const abort = new AbortController();
     this.#aborts.set(id, abort);
-    const unsubscribe = limiter.onQueueChange(() => this.#track(id, () => this.#showStatus(id)));
+    this.#queued.add(id);
     try {
       for (;;) {
         const job = await jobs.get(id);
@@ -300,7 +452,7 @@ export class JobRunner {
         return;
       }
     } finally {
-      unsubscribe();
+      this.#queued.delete(id);
       this.#aborts.delete(id);
     }
   }
@@ -363,11 +515,28 @@ export class JobRunner {
     await this.#fail(id, failure.reason, failure.policyText ?? null);
   }
 
+  /** One read at a time per job: a callback landing mid-read asks for one more read right after. */
   async #poll(id: string): Promise<void> {
+    if (this.#polling.has(id)) {
+      this.#pollAgain.add(id);
+      return;
+    }
+    this.#polling.add(id);
+    try {
+      await this.#pollOnce(id);
+    } finally {
+      this.#polling.delete(id);
+    }
+    if (this.#pollAgain.delete(id)) this.#schedule(id, 0, () => this.#poll(id));
+  }
+
+  async #pollOnce(id: string): Promise<void> {
     const job = await this.deps.jobs.get(id);
     if (!job?.taskId) return;
     const now = this.deps.clock.now();
     const late = stillPollingLate(job, now);
+    // A read scheduled over a pending delivery retry must not lose that retry.
+    if (job.state === 'delivering') return this.#deliver(id);
     if (job.state !== 'generating' && !late) return;
     let info: TaskInfo;
     try {
@@ -379,13 +548,13 @@ export class JobRunner {
     if (info.status === 'succeeded') {
       const urls = info.fullResultUrls.length > 0 ? info.fullResultUrls : info.resultUrls;
       this.#lastStatus.delete(id);
-      const delivering = await this.deps.jobs.update(id, (j) => ({
-        ...j,
-        state: 'delivering',
-        resultUrls: urls,
-        late,
-        lateUntil: null,
-      }));
+      const guard = { moved: false };
+      const delivering = await this.deps.jobs.update(id, (j) => {
+        if (j.state !== job.state) return j;
+        guard.moved = true;
+        return { ...j, state: 'delivering', resultUrls: urls, late, lateUntil: null };
+      });
+      if (!guard.moved) return;
       this.#log(delivering, job.state, { late });
       return this.#deliver(id);
     }
@@ -402,7 +571,7 @@ export class JobRunner {
 
   async #afterPendingRead(job: JobRecord): Promise<void> {
     const now = this.deps.clock.now();
-    if (job.state === 'failed') {
+    if (job.state === 'failed' || job.state === 'failed_unknown') {
       if (stillPollingLate(job, now)) this.#schedule(job.id, LATE_POLL_MS, () => this.#poll(job.id));
       else await this.deps.jobs.update(job.id, (j) => ({ ...j, lateUntil: null }));
       return;
@@ -415,7 +584,18 @@ export class JobRunner {
     this.#schedule(job.id, this.#jittered(this.#pollDelay()), () => this.#poll(job.id));
   }
 
+  /** At most one delivery of a job at a time in this process (the store lease rules out other processes). */
   async #deliver(id: string): Promise<void> {
+    if (this.#delivering.has(id)) return;
+    this.#delivering.add(id);
+    try {
+      await this.#deliverOnce(id);
+    } finally {
+      this.#delivering.delete(id);
+    }
+  }
+
+  async #deliverOnce(id: string): Promise<void> {
     const job = await this.deps.jobs.get(id);
     if (job?.state !== 'delivering') return;
     const outcome = await this.deps.delivery.deliver(job);

@@ -14,8 +14,18 @@ export interface QuotaDefaults {
   maxActiveJobs: number;
 }
 
-/** What a server admin may override; `budget` is a cap in units over a rolling 24 h (null or absent: none). */
-export type GuildQuotaSettings = Partial<QuotaDefaults> & { blocked?: string[]; budget?: number | null };
+/**
+ * What a server admin may override, each key falling back to the environment default when absent; `costs`
+ * may name some models only; `budget` is a cap in units over a rolling 24 h (null or absent: none).
+ */
+export interface GuildQuotaSettings {
+  limit?: number;
+  windowHours?: number;
+  costs?: Partial<Record<QuotaModel, number>>;
+  maxActiveJobs?: number;
+  blocked?: readonly string[];
+  budget?: number | null;
+}
 
 /** Whose allowance: a member of a server, or (guildId null) a user in DMs with a bucket of their own. */
 export interface QuotaScope {
@@ -27,7 +37,29 @@ export type RefusalReason = 'blocked' | 'budget' | 'active_jobs' | 'quota' | 'mo
 
 export type ReserveResult =
   | { ok: true; units: number; remaining: number; limit: number }
-  | { ok: false; reason: RefusalReason; retryAt: number | null; remaining: number; limit: number };
+  | {
+      ok: false;
+      reason: RefusalReason;
+      /** When the same request would fit; null when no time can be promised (blocked, active jobs, unavailable). */
+      retryAt: number | null;
+      remaining: number;
+      limit: number;
+      /** What the refused model costs here, the models that could run here, and the active-job cap. */
+      cost: number;
+      available: QuotaModel[];
+      maxActiveJobs: number;
+    };
+
+/** The rules in force for one server (or the DM bucket): environment defaults under the server's overrides. */
+export interface QuotaLimits {
+  limit: number;
+  windowHours: number;
+  costs: Record<QuotaModel, number>;
+  maxActiveJobs: number;
+  budget: number | null;
+  /** Models whose cost fits both the allowance and the budget: the others can never run here. */
+  available: QuotaModel[];
+}
 
 export interface QuotaStatus {
   limit: number;
@@ -37,6 +69,17 @@ export interface QuotaStatus {
   nextUnitAt: number | null;
   activeJobs: number;
   windowHours: number;
+  maxActiveJobs: number;
+  blocked: boolean;
+}
+
+/** A server's shared ledger over the last 24 h; `budget` null when the server has none. */
+export interface ServerUsage {
+  used: number;
+  held: number;
+  budget: number | null;
+  remaining: number | null;
+  nextUnitAt: number | null;
 }
 
 export type JobLookup = (jobId: string) => Promise<'missing' | 'active' | 'delivered' | 'failed'>;
@@ -71,14 +114,26 @@ export type Ledger = z.infer<typeof ledgerSchema>;
 const HOUR_MS = 3_600_000;
 const BUDGET_WINDOW_MS = 24 * HOUR_MS;
 
-interface Effective {
-  limit: number;
+interface Effective extends QuotaLimits {
   windowMs: number;
-  windowHours: number;
-  costs: Record<QuotaModel, number>;
-  maxActiveJobs: number;
   blocked: readonly string[];
-  budget: number | null;
+}
+
+const MODELS: readonly QuotaModel[] = ['veo3_fast', 'veo3', 'veo3_lite'];
+
+/** The rules a server's settings give over the defaults; pure, so an admin change can be judged before it is stored. */
+export function resolveLimits(defaults: QuotaDefaults, s: GuildQuotaSettings): QuotaLimits {
+  const limit = s.limit ?? defaults.limit;
+  const budget = s.budget ?? null;
+  const costs = { ...defaults.costs, ...s.costs };
+  return {
+    limit,
+    windowHours: s.windowHours ?? defaults.windowHours,
+    costs,
+    maxActiveJobs: s.maxActiveJobs ?? defaults.maxActiveJobs,
+    budget,
+    available: MODELS.filter((m) => costs[m] <= limit && (budget === null || costs[m] <= budget)),
+  };
 }
 
 /** Sums of the entries that count now: not refunded, inside the window, not before the last reset. */
@@ -165,21 +220,33 @@ export class QuotaService {
       const ledger = await this.#read(usageKey(scope));
       const usage = ledgerUsage(ledger, now, eff.windowMs);
       const remaining = Math.max(0, eff.limit - usage.used);
+      const cost = eff.costs[model];
       const refuse = (reason: RefusalReason, retryAt: number | null): ReserveResult => {
         this.#logger.debug({ guildId: scope.guildId, jobId, model, reason }, 'quota reservation refused');
-        return { ok: false, reason, retryAt, remaining, limit: eff.limit };
+        return {
+          ok: false,
+          reason,
+          retryAt,
+          remaining,
+          limit: eff.limit,
+          cost,
+          available: eff.available,
+          maxActiveJobs: eff.maxActiveJobs,
+        };
       };
 
       const existing = ledger.entries.find((e) => e.jobId === jobId);
       if (existing) return { ok: true, units: existing.units, remaining, limit: eff.limit };
 
       if (eff.blocked.includes(scope.userId)) return refuse('blocked', null);
-      const cost = eff.costs[model];
+      // A model dearer than the whole allowance or budget could never run: "pick another", not "try later".
+      if (!eff.available.includes(model)) return refuse('model_unavailable', null);
 
-      let budgetLedger: Ledger | null = null;
-      if (scope.guildId !== null && eff.budget !== null) {
-        budgetLedger = await this.#read(budgetKey(scope.guildId));
-        const budgetUsage = ledgerUsage(budgetLedger, now, BUDGET_WINDOW_MS);
+      // Every server keeps its shared 24 h ledger, budget or not, so /veo-admin status can report the day
+      // and a budget set later counts what was already spent.
+      const serverLedger = scope.guildId !== null ? await this.#read(budgetKey(scope.guildId)) : null;
+      if (serverLedger && eff.budget !== null) {
+        const budgetUsage = ledgerUsage(serverLedger, now, BUDGET_WINDOW_MS);
         if (budgetUsage.used + cost > eff.budget) {
           return refuse('budget', fitsAt(budgetUsage, cost, eff.budget, BUDGET_WINDOW_MS));
         }
@@ -187,15 +254,13 @@ export class QuotaService {
 
       const active = ledger.entries.filter((e) => e.open).length;
       if (active >= eff.maxActiveJobs) return refuse('active_jobs', null);
-      // A model dearer than the whole allowance could never run: say so rather than "try later".
-      if (cost > eff.limit) return refuse('model_unavailable', null);
       if (usage.used + cost > eff.limit) return refuse('quota', fitsAt(usage, cost, eff.limit, eff.windowMs));
 
       const entry: LedgerEntry = { jobId, units: cost, at: now, state: 'held', open: true };
-      // The budget is written first: a crash between the writes then over-counts the server, never under.
-      if (budgetLedger && scope.guildId !== null) {
-        budgetLedger.entries.push({ ...entry });
-        await this.#write(budgetKey(scope.guildId), budgetLedger, now, BUDGET_WINDOW_MS);
+      // The server ledger is written first: a crash between the writes then over-counts the server, never under.
+      if (serverLedger && scope.guildId !== null) {
+        serverLedger.entries.push({ ...entry });
+        await this.#write(budgetKey(scope.guildId), serverLedger, now, BUDGET_WINDOW_MS);
       }
       ledger.entries.push(entry);
       await this.#write(usageKey(scope), ledger, now, eff.windowMs);
@@ -248,6 +313,31 @@ export class QuotaService {
         nextUnitAt: firstUnit ? firstUnit.at + eff.windowMs : null,
         activeJobs: ledger.entries.filter((e) => e.open).length,
         windowHours: eff.windowHours,
+        maxActiveJobs: eff.maxActiveJobs,
+        blocked: eff.blocked.includes(scope.userId),
+      };
+    });
+  }
+
+  /** The rules in force for this scope; a DM scope gets the environment defaults. */
+  async limits(guildId: string | null): Promise<QuotaLimits> {
+    const { limit, windowHours, costs, maxActiveJobs, budget, available } = await this.#effective({ guildId, userId: '' });
+    return { limit, windowHours, costs, maxActiveJobs, budget, available };
+  }
+
+  /** What the whole server charged over the last 24 h, against its budget when it has one. */
+  serverUsage(guildId: string): Promise<ServerUsage> {
+    return this.#lock.run(lockKey({ guildId, userId: '' }), async () => {
+      const now = this.#clock.now();
+      const eff = await this.#effective({ guildId, userId: '' });
+      const usage = ledgerUsage(await this.#read(budgetKey(guildId)), now, BUDGET_WINDOW_MS);
+      const first = usage.counted.find((e) => e.units > 0);
+      return {
+        used: usage.used,
+        held: usage.held,
+        budget: eff.budget,
+        remaining: eff.budget === null ? null : Math.max(0, eff.budget - usage.used),
+        nextUnitAt: first ? first.at + BUDGET_WINDOW_MS : null,
       };
     });
   }
@@ -263,11 +353,18 @@ export class QuotaService {
     });
   }
 
-  /** Deletes the member's usage (`/veo-admin forget`); budget entries carry no user id and stay. */
-  forget(guildId: string | null, userId: string): Promise<void> {
+  /**
+   * Deletes the member's usage (`/veo-admin forget`) except entries of jobs still running, which must still
+   * settle (refund or close); returns how many entries were kept. Server-ledger entries carry no user id and stay.
+   */
+  forget(guildId: string | null, userId: string): Promise<number> {
     const scope: QuotaScope = { guildId, userId };
     return this.#lock.run(lockKey(scope), async () => {
-      await this.#store.delete(usageKey(scope));
+      const ledger = await this.#read(usageKey(scope));
+      const open = ledger.entries.filter((e) => e.open);
+      if (open.length === 0) await this.#store.delete(usageKey(scope));
+      else await this.#write(usageKey(scope), { resetAt: 0, entries: open }, this.#clock.now(), (await this.#effective(scope)).windowMs);
+      return open.length;
     });
   }
 
@@ -342,17 +439,8 @@ export class QuotaService {
 
   async #effective(scope: QuotaScope): Promise<Effective> {
     const s: GuildQuotaSettings = scope.guildId !== null && this.#settings ? await this.#settings(scope.guildId) : {};
-    const d = this.#defaults;
-    const windowHours = s.windowHours ?? d.windowHours;
-    return {
-      limit: s.limit ?? d.limit,
-      windowHours,
-      windowMs: windowHours * HOUR_MS,
-      costs: { ...d.costs, ...s.costs },
-      maxActiveJobs: s.maxActiveJobs ?? d.maxActiveJobs,
-      blocked: s.blocked ?? [],
-      budget: s.budget ?? null,
-    };
+    const limits = resolveLimits(this.#defaults, s);
+    return { ...limits, windowMs: limits.windowHours * HOUR_MS, blocked: s.blocked ?? [] };
   }
 
   async #effectiveForKey(key: string): Promise<Effective> {

@@ -12,6 +12,8 @@ export interface Stores {
   readonly quota: Keyv;
   readonly guilds: Keyv;
   readonly leases: Keyv;
+  /** Settles once every connection is tuned; nothing should be read or written before it. */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -20,6 +22,18 @@ function prepareSqliteFile(file: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
+}
+
+/**
+ * Write-ahead logging with synchronous=NORMAL: a commit survives a crash of the process (kill -9), only
+ * an OS crash may lose the last few; the default (rollback journal, fsync per commit) made every job
+ * step wait for the disk and queued interaction acknowledgements behind them.
+ */
+async function tune(adapters: readonly KeyvSqlite[]): Promise<void> {
+  const [first, ...rest] = adapters;
+  if (!first) return;
+  await first.query('PRAGMA journal_mode=WAL');
+  await Promise.all([first, ...rest].map((a) => a.query('PRAGMA synchronous=NORMAL')));
 }
 
 /**
@@ -41,6 +55,7 @@ export function openStores(location: StoreLocation): Stores {
   const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
   return {
     ...stores,
+    ready: tune(adapters),
     async close() {
       await Promise.all(adapters.map((a) => a.disconnect()));
     },

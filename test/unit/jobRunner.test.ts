@@ -289,4 +289,42 @@ describe('JobRunner state machine (fake clock)', () => {
     await vi.advanceTimersByTimeAsync(11_000);
     expect(delivery.edits.filter((e) => e.jobId === last.id).length).toBeGreaterThanOrEqual(2);
   });
+
+  const animateOptions = { ...makeJob().options, aspectRatio: 'Auto' as const, imageUrls: [], imagesPending: true };
+
+  it('GIVEN an animate job whose image was not an image WHEN failBeforeSubmit THEN it fails refunded with the reason and no generate', async () => {
+    const job = await accept({ options: animateOptions });
+    await runner.failBeforeSubmit(job.id, 'not_an_image');
+    const failed = await jobs.get(job.id);
+    expect(failed?.state).toBe('failed');
+    expect(failed?.failure).toEqual({ reason: 'not_an_image', policyText: null });
+    expect(failed?.refunded).toBe(true);
+    expect(failed?.interaction.token).toBeNull();
+    expect(delivery.failures[0]?.content).toContain('not actually a JPEG, PNG or WebP image');
+    expect(delivery.failures[0]?.content).toContain('1 units were refunded');
+    expect(await units(job)).toBe(5);
+    await vi.advanceTimersByTimeAsync(POLL * 3);
+    expect(kie.generateCalls).toEqual([]);
+    // A second call (or one for a job already moving) changes nothing.
+    await runner.failBeforeSubmit(job.id, 'image_upload');
+    expect((await jobs.get(job.id))?.failure?.reason).toBe('not_an_image');
+    expect(delivery.failures).toHaveLength(1);
+  });
+
+  it('GIVEN a restart between the defer and the image upload THEN resume fails that job with an apology and a refund, never a text-only generate', async () => {
+    const pending = await accept({ options: animateOptions });
+    const uploaded = await accept({ options: { ...animateOptions, imageUrls: ['https://kie.example/first.png'], imagesPending: false } });
+    const counts = await runner.resume();
+    expect(counts).toEqual({ queued: 2 });
+    await vi.advanceTimersByTimeAsync(0);
+    const failed = await jobs.get(pending.id);
+    expect(failed?.state).toBe('failed');
+    expect(failed?.failure?.reason).toBe('image_interrupted');
+    expect(failed?.refunded).toBe(true);
+    expect(delivery.failures.find((f) => f.jobId === pending.id)?.content).toMatch(/Sorry: the bot restarted before your image/);
+    expect(await units(pending)).toBe(4);
+    expect(kie.generateCalls).toHaveLength(1);
+    expect(kie.generateCalls[0]?.imageUrls).toEqual(['https://kie.example/first.png']);
+    expect((await jobs.get(uploaded.id))?.state).toBe('generating');
+  });
 });

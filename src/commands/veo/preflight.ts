@@ -40,14 +40,22 @@ export function preflight(interaction: ChatInputCommandInteraction, deps: Comman
   if (paused) throw new UserFacingError(paused === 'credits' ? 'refusal.paused_credits' : 'refusal.paused_maintenance');
 }
 
-export function refusalFor(result: Extract<ReserveResult, { ok: false }>, model: VeoModel, maxActive: number): UserFacingError {
-  const when = result.retryAt ? relativeTime(result.retryAt) : '—';
+/** The quota refusals (blocked -> budget -> active jobs -> quota, DESIGN §1.4), each saying when to retry. */
+export function refusalFor(result: Extract<ReserveResult, { ok: false }>, model: VeoModel): UserFacingError {
   const keys: Record<typeof result.reason, MessageKey> = {
     blocked: 'refusal.blocked',
     budget: 'refusal.budget',
     active_jobs: 'refusal.active_jobs',
     quota: 'refusal.quota',
-    model_unavailable: 'refusal.model_unavailable',
+    model_unavailable: result.available.length > 0 ? 'refusal.model_unavailable' : 'refusal.no_model_available',
   };
-  return new UserFacingError(keys[result.reason], { when, limit: result.limit, model, max: maxActive });
+  return new UserFacingError(keys[result.reason], {
+    when: result.retryAt === null ? '' : relativeTime(result.retryAt),
+    model,
+    cost: result.cost,
+    remaining: result.remaining,
+    limit: result.limit,
+    max: result.maxActiveJobs,
+    available: result.available.join(', '),
+  });
 }

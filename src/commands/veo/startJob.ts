@@ -57,12 +57,12 @@ export async function acceptJob(
   deps: CommandDeps,
   request: JobRequest,
 ): Promise<JobRecord> {
-  const { jobs, quota, clock, config } = deps;
+  const { jobs, quota, clock } = deps;
   preflight(interaction, deps);
   const jobId = newJobId();
   const scope = { guildId: interaction.guildId, userId: interaction.user.id };
   const reservation = await quota.reserve(scope, jobId, request.options.model);
-  if (!reservation.ok) throw refusalFor(reservation, request.options.model, config.quota.maxActiveJobs);
+  if (!reservation.ok) throw refusalFor(reservation, request.options.model);
 
   try {
     await jobs.create(newJobRecord(interaction, request, jobId, reservation.units, clock.now()));

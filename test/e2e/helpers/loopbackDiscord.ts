@@ -39,6 +39,8 @@ export interface RecordedRequest {
   violations: string[];
   /** HTTP status answered; 0 for 'GATEWAY'. */
   status: number;
+  /** performance.now() when the body had fully arrived, or when the dispatch was sent (benchmarks only). */
+  at: number;
 }
 
 export interface GuildFixture {
@@ -630,6 +632,7 @@ export class LoopbackDiscord {
         operation: t,
         violations: [],
         status: 0,
+        at: performance.now(),
       },
       null,
     );
@@ -1237,6 +1240,7 @@ export class LoopbackDiscord {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
+    const at = performance.now();
 
     if (method === 'GET' && url.pathname.startsWith('/attachments/')) {
       this.serveAttachment(url.pathname, res);
@@ -1259,6 +1263,7 @@ export class LoopbackDiscord {
       operation: null,
       violations: [],
       status: 0,
+      at,
     };
     const match = pathname.startsWith(`${API_PREFIX}/`) ? matchRoute(method, path) : null;
     const answer = this.answer(rec, match, parsed.error);

@@ -19,6 +19,8 @@ export interface KieRecordedRequest {
   };
   /** For an accepted generate: the task it created. */
   taskId?: string;
+  /** performance.now() when the body had fully arrived (benchmarks only). */
+  at: number;
 }
 
 export type GenerateBehavior =
@@ -229,6 +231,7 @@ export class LoopbackKie {
       query: Object.fromEntries(url.searchParams),
       headers: { ...req.headers },
       json: contentType.includes('application/json') && body.length > 0 ? parseJson(body.toString('utf8')) : null,
+      at: performance.now(),
     };
     if (contentType.startsWith('multipart/form-data')) {
       const multipart = parseMultipart(body, contentType);

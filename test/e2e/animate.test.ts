@@ -1,0 +1,284 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { makePng } from '../helpers/png.js';
+import { bodyOf, isCallback, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
+import type { KieRecordedRequest } from './helpers/loopbackKie.js';
+
+const STRING = 3;
+const ATTACHMENT = 11;
+const EPHEMERAL = 64;
+const UPLOAD_PATH = '/api/file-stream-upload';
+const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+/** Stands in for the signature Discord puts on CDN URLs; it must never reach a log line. */
+const SIGNATURE = 'hm=5ec12e7d0ddc0ffee';
+
+interface ServedFile {
+  readonly bytes: Buffer;
+  readonly contentType: string;
+}
+
+/** Plays Discord's CDN: serves the files the test attaches, under signed-looking URLs. */
+class FakeCdn {
+  readonly files = new Map<string, ServedFile>();
+  private constructor(
+    private readonly server: Server,
+    readonly origin: string,
+  ) {}
+
+  static async start(): Promise<FakeCdn> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const cdn = new FakeCdn(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    server.on('request', (req, res) => {
+      const file = cdn.files.get(new URL(req.url ?? '/', cdn.origin).pathname);
+      if (!file) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length }).end(file.bytes);
+    });
+    return cdn;
+  }
+
+  serve(name: string, bytes: Buffer, contentType: string): string {
+    const path = `/attachments/1300000000000000000/${name}`;
+    this.files.set(path, { bytes, contentType });
+    return `${this.origin}${path}?ex=68a1b2c3&${SIGNATURE}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+interface AttachmentInput {
+  readonly name: string;
+  readonly bytes: Buffer;
+  readonly contentType: string;
+  /** What the payload declares; the real length by default. */
+  readonly size?: number;
+}
+
+describe('/veo animate end to end (real discord.js client, loopback Discord and kie, SQLite)', () => {
+  let h: Harness;
+  let cdn: FakeCdn;
+  let nextAttachmentId = 1300000000000000001n;
+  const redPng = makePng(16, 9, [220, 30, 30]);
+  const bluePng = makePng(16, 9, [30, 30, 220]);
+
+  beforeAll(async () => {
+    cdn = await FakeCdn.start();
+  });
+
+  afterAll(async () => {
+    await cdn.close();
+  });
+
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+
+  afterEach(async () => {
+    const violations = [...h.discord.violations];
+    await h.close();
+    expect(violations).toEqual([]);
+  });
+
+  function animate(prompt: string, image: AttachmentInput, endImage?: AttachmentInput) {
+    const attachments = [];
+    const options: { name: string; type: number; value: string }[] = [];
+    for (const [option, input] of [['image', image] as const, ['end_image', endImage] as const]) {
+      if (!input) continue;
+      const id = String(nextAttachmentId++);
+      attachments.push({
+        id,
+        filename: input.name,
+        size: input.size ?? input.bytes.length,
+        contentType: input.contentType,
+        url: cdn.serve(input.name, input.bytes, input.contentType),
+      });
+      options.push({ name: option, type: ATTACHMENT, value: id });
+    }
+    // Discord sends required options first, in the order the command declares them.
+    options.splice(1, 0, { name: 'prompt', type: STRING, value: prompt });
+    return h.discord.slashCommand({ name: 'veo', subcommand: 'animate', options, attachments });
+  }
+
+  function uploads(): KieRecordedRequest[] {
+    return h.kie.requests.filter((r) => r.method === 'POST' && r.path === UPLOAD_PATH);
+  }
+
+  async function unitsLeft(): Promise<number> {
+    return (await h.bot.quota.status({ guildId: h.discord.guild.id, userId: h.discord.userId })).remaining;
+  }
+
+  async function fetchBytes(url: string): Promise<Buffer> {
+    const response = await fetch(url);
+    expect(response.status).toBe(200);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  function expectNoSecretsOrPromptInLogs(prompt: string): void {
+    for (const line of h.logs) {
+      const text = JSON.stringify(line);
+      expect(text).not.toContain(prompt);
+      expect(text).not.toContain(SIGNATURE);
+    }
+  }
+
+  it('re-hosts the PNG on kie, generates first-and-last-frames from its downloadUrl, and delivers the mp4', async () => {
+    const prompt = 'the red square slowly turns into a sunset';
+    const handle = await animate(prompt, { name: 'red.png', bytes: redPng, contentType: 'image/png' });
+    const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
+
+    const first = h.discord.requestsAfter(handle.seq).find((r) => r.method !== 'GATEWAY')!;
+    expect(isCallback(first, handle.interactionId)).toBe(true);
+    expect(bodyOf(first).type).toBe(5);
+
+    const [upload, ...moreUploads] = uploads();
+    expect(moreUploads).toEqual([]);
+    expect(upload!.headers.authorization).toBe(`Bearer ${h.kie.apiKey}`);
+    expect(upload!.multipart?.fields).toEqual({ uploadPath: `veo-bot/${done.id}`, fileName: 'first.png' });
+    const [file] = upload!.multipart!.files;
+    expect(file!.field).toBe('file');
+    expect(file!.mimeType).toBe('image/png');
+    expect(file!.bytes.equals(redPng)).toBe(true);
+
+    const generates = h.kie.generateRequests();
+    expect(generates).toHaveLength(1);
+    expect(generates[0]!.seq).toBeGreaterThan(upload!.seq);
+    const [downloadUrl] = done.options.imageUrls;
+    expect(generates[0]!.json).toEqual({
+      prompt,
+      model: 'veo3_fast',
+      aspect_ratio: 'Auto',
+      enableTranslation: true,
+      imageUrls: [downloadUrl],
+      generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO',
+    });
+    // The URL kie was given is the upload's downloadUrl: it serves exactly the PNG's bytes.
+    expect((await fetchBytes(downloadUrl!)).equals(redPng)).toBe(true);
+    expect(done.options.imagesPending).toBe(false);
+
+    const final = h.discord.requestsAfter(handle.seq).filter((r) => isOriginalEdit(r, handle.token)).at(-1)!;
+    expect(final.files).toHaveLength(1);
+    expect(final.files[0]!.fileName).toBe(`veo-${done.id}.mp4`);
+    expect(String(bodyOf(final).content)).toContain('Your video is ready');
+    expect(await unitsLeft()).toBe(4);
+    expectNoSecretsOrPromptInLogs(prompt);
+  });
+
+  it('with end_image: two uploads in order, and two imageUrls, first frame then last', async () => {
+    const prompt = 'red fades into blue';
+    const handle = await animate(
+      prompt,
+      { name: 'red.png', bytes: redPng, contentType: 'image/png' },
+      { name: 'blue.png', bytes: bluePng, contentType: 'image/png' },
+    );
+    const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
+
+    const sent = uploads();
+    expect(sent.map((u) => u.multipart?.fields.fileName)).toEqual(['first.png', 'last.png']);
+    expect(sent[0]!.multipart!.files[0]!.bytes.equals(redPng)).toBe(true);
+    expect(sent[1]!.multipart!.files[0]!.bytes.equals(bluePng)).toBe(true);
+
+    const [generate] = h.kie.generateRequests();
+    const body = generate!.json as Record<string, unknown>;
+    expect(body.generationType).toBe('FIRST_AND_LAST_FRAMES_2_VIDEO');
+    expect(body.imageUrls).toEqual(done.options.imageUrls);
+    expect(done.options.imageUrls).toHaveLength(2);
+    const [firstUrl, lastUrl] = done.options.imageUrls;
+    expect((await fetchBytes(firstUrl!)).equals(redPng)).toBe(true);
+    expect((await fetchBytes(lastUrl!)).equals(bluePng)).toBe(true);
+    expectNoSecretsOrPromptInLogs(prompt);
+  });
+
+  describe('bad inputs: the user is told, nothing reaches generate', () => {
+    async function expectEphemeralRefusal(handle: { interactionId: string; seq: number }): Promise<string> {
+      const reply = await h.discord.waitForRequest((r) => isCallback(r, handle.interactionId), { afterSeq: handle.seq });
+      // The refusal is the bot's first answer: no defer came before it.
+      expect(h.discord.requestsAfter(handle.seq).find((r) => r.method !== 'GATEWAY')).toBe(reply);
+      expect(bodyOf(reply).type).toBe(4);
+      const data = bodyOf(reply).data as Record<string, unknown>;
+      expect(Number(data.flags) & EPHEMERAL).toBe(EPHEMERAL);
+      expect(h.logs.some((l) => l.message === 'job accepted')).toBe(false);
+      expect(h.kie.requests).toEqual([]);
+      expect(await unitsLeft()).toBe(5);
+      return String(data.content);
+    }
+
+    async function expectFailedJob(handle: { interactionId: string; token: string; seq: number }): Promise<string> {
+      const failed = await h.job(handle.interactionId, (j) => j.state === 'failed' && j.refunded);
+      const edit = await h.discord.waitForRequest(
+        (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('could not be made'),
+        { afterSeq: handle.seq },
+      );
+      const first = h.discord.requestsAfter(handle.seq).find((r) => r.method !== 'GATEWAY')!;
+      expect(bodyOf(first).type).toBe(5);
+      expect(h.kie.generateRequests()).toEqual([]);
+      expect(await unitsLeft()).toBe(5);
+      expect(failed.interaction.token).toBeNull();
+      const content = String(bodyOf(edit).content);
+      expect(content).toContain('Your 1 units were refunded.');
+      return content;
+    }
+
+    it('declared text/plain: ephemeral refusal before the defer, saying what is accepted, nothing charged', async () => {
+      const handle = await animate('a talking text file', {
+        name: 'notes.txt',
+        bytes: Buffer.from('hello'),
+        contentType: 'text/plain',
+      });
+      const content = await expectEphemeralRefusal(handle);
+      expect(content).toBe(
+        'The `image` attachment is not an image I can use. Attach a JPEG, PNG or WebP image of up to 10 MiB.',
+      );
+    });
+
+    it('declared size over MAX_IMAGE_BYTES: ephemeral refusal before the defer, with the size and the limit', async () => {
+      const handle = await animate(
+        'a huge picture',
+        { name: 'red.png', bytes: redPng, contentType: 'image/png' },
+        { name: 'huge.png', bytes: bluePng, contentType: 'image/png', size: MAX_IMAGE_BYTES + 2 * 1024 * 1024 },
+      );
+      const content = await expectEphemeralRefusal(handle);
+      expect(content).toBe(
+        'The `end_image` attachment is 12 MiB; the limit is 10 MiB. Attach a smaller JPEG, PNG or WebP image.',
+      );
+    });
+
+    it('declared image/png whose bytes are not an image: the job message says so, refunded, no upload', async () => {
+      const handle = await animate('a fake picture', {
+        name: 'fake.png',
+        bytes: Buffer.from('<html>this is not a picture</html>'),
+        contentType: 'image/png',
+      });
+      const content = await expectFailedJob(handle);
+      expect(content).toBe(
+        [
+          '❌ The video could not be made.',
+          'An attached file is not actually a JPEG, PNG or WebP image, so nothing was sent to the video service.',
+          'Your 1 units were refunded.',
+        ].join('\n'),
+      );
+      expect(uploads()).toEqual([]);
+    });
+
+    it('upload answering 500 twice: one retry, then the job message says so, refunded', async () => {
+      h.kie.uploadBehavior = [{ httpStatus: 500 }, { httpStatus: 500 }];
+      const handle = await animate('an unlucky picture', { name: 'red.png', bytes: redPng, contentType: 'image/png' });
+      const content = await expectFailedJob(handle);
+      expect(content).toBe(
+        [
+          '❌ The video could not be made.',
+          'I could not hand your image to the video service: its upload failed twice. Try again in a few minutes.',
+          'Your 1 units were refunded.',
+        ].join('\n'),
+      );
+      expect(uploads()).toHaveLength(2);
+      expect(uploads().every((u) => u.multipart?.files[0]?.bytes.equals(redPng))).toBe(true);
+    });
+  });
+});
