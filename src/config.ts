@@ -20,6 +20,8 @@ export interface Config {
   readonly publicBaseUrl: string | undefined;
   readonly httpPort: number;
   readonly kieWebhookHmacKey: string | undefined;
+  /** The store lease's lifetime without renewal (DESIGN §8); renewed every third of it. */
+  readonly leaseTtlMs: number;
   readonly allowDms: boolean;
   readonly defaultModel: VeoModelName;
   readonly quota: {
@@ -49,6 +51,7 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   PUBLIC_BASE_URL: 'the public https origin that reaches HTTP_PORT, for kie callbacks',
   HTTP_PORT: 'a TCP port from 0 to 65535',
   KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
+  LEASE_TTL_MS: 'milliseconds, at least 300; the default 30000 is right for production',
   ALLOW_DMS: 'true or false',
   DEFAULT_MODEL: 'veo3, veo3_fast or veo3_lite',
   QUOTA_LIMIT: 'a whole number of units, at least 1',
@@ -126,6 +129,7 @@ const schema = z.object({
   ),
   HTTP_PORT: wholeNumber(8080, 0, 65535),
   KIE_WEBHOOK_HMAC_KEY: optional,
+  LEASE_TTL_MS: wholeNumber(30_000, 300),
   DEFAULT_MODEL: z.enum(['veo3', 'veo3_fast', 'veo3_lite']).default('veo3_fast'),
   QUOTA_LIMIT: wholeNumber(5, 1),
   QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
@@ -208,6 +212,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     publicBaseUrl: e.PUBLIC_BASE_URL,
     httpPort: e.HTTP_PORT,
     kieWebhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
+    leaseTtlMs: e.LEASE_TTL_MS,
     allowDms: e.ALLOW_DMS,
     defaultModel: e.DEFAULT_MODEL,
     quota: {

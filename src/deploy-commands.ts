@@ -5,14 +5,22 @@ import { ConfigError, loadDeployConfig, readEnvironment, type DeployConfig } fro
 
 /**
  * Guild commands (instant, for development) omit installation fields; global ones are guild-installed
- * only, and usable in DMs only when ALLOW_DMS is on (DESIGN §2).
+ * only, and usable in DMs only when ALLOW_DMS is on (DESIGN §2), unless the command itself names its
+ * contexts (`/veo-admin` is guild only whatever ALLOW_DMS says).
  */
 export function commandsBody(config: Pick<DeployConfig, 'devGuildId' | 'allowDms'>): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  if (config.devGuildId) return commandDefinitions.map((c) => ({ ...c }));
+  if (config.devGuildId) {
+    return commandDefinitions.map((c) => {
+      const guildCommand = { ...c };
+      delete guildCommand.contexts;
+      delete guildCommand.integration_types;
+      return guildCommand;
+    });
+  }
   return commandDefinitions.map((c) => ({
     ...c,
     integration_types: [0],
-    contexts: config.allowDms ? [0, 1] : [0],
+    contexts: c.contexts ?? (config.allowDms ? [0, 1] : [0]),
   }));
 }
 

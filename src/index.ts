@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { Client, GatewayIntentBits } from 'discord.js';
+import { Client, GatewayIntentBits, RESTEvents, Status } from 'discord.js';
 import { createCommands } from './commands/index.js';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
@@ -10,7 +10,11 @@ import { createLogger, type Logger } from './logger.js';
 import { DeliveryService, uploadLimitForTier } from './services/delivery.js';
 import { DiscordMessages } from './services/discordMessages.js';
 import { GenerateLimiter } from './services/generateLimiter.js';
+import { GuildSettingsStore } from './services/guildSettings.js';
 import { HdService } from './services/hd.js';
+import { HttpServer } from './services/http.js';
+import { LeaseService } from './services/lease.js';
+import { BotMetrics, interactionIdOfCallback, snowflakeTime } from './services/metrics.js';
 import { ImagePreparer } from './services/images.js';
 import { isFinal } from './services/jobRecord.js';
 import { JobRunner, JobStore, scopeOf } from './services/jobs.js';
@@ -21,7 +25,14 @@ import { openStores } from './services/store.js';
 export interface BotOverrides {
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** Another process took the store lease: the default stops this bot (main() also exits). */
+  readonly onLeaseLost?: () => void;
+  /** Node process metrics on /metrics (default true). */
+  readonly processMetrics?: boolean;
 }
+
+/** Shutdown gives running work this long to write its state before the gateway and store close. */
+const STOP_WORK_GRACE_MS = 6_000;
 
 export interface Bot {
   readonly client: Client;
@@ -30,6 +41,10 @@ export interface Bot {
   readonly quota: QuotaService;
   readonly kie: KieClient;
   readonly logger: Logger;
+  readonly lease: LeaseService;
+  /** The port /healthz, /readyz, /metrics and /kie/callback are served on, once started (HTTP_PORT 0 picks one). */
+  readonly httpPort: number | null;
+  /** Takes the store lease (waiting while another process holds it), then logs in. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -39,6 +54,12 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const clock = overrides.clock ?? systemClock;
   const logger = overrides.logger ?? createLogger(config.logLevel, [config.discordToken, config.kieApiKey]);
   const stores = openStores(config.store);
+  const metrics = new BotMetrics({
+    activeJobs: () => jobs.active(),
+    gatewayReady: () => gatewayReady(),
+    leaseHeld: () => lease.held,
+    processMetrics: overrides.processMetrics ?? true,
+  });
 
   const kie = new KieClient({
     apiBaseUrl: config.kieApiBaseUrl,
@@ -46,9 +67,17 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     apiKey: config.kieApiKey,
     clock,
     logger: logger.child({ component: 'kie' }),
+    onRequest: ({ path, code }) => metrics.kieRequest(path, code),
   });
-  const quota = new QuotaService({ store: stores.quota, clock, defaults: config.quota, logger });
-  const jobs = new JobStore(stores.jobs, clock);
+  const guildSettings = new GuildSettingsStore(stores.guilds, logger);
+  const quota = new QuotaService({
+    store: stores.quota,
+    clock,
+    defaults: config.quota,
+    settings: (guildId) => guildSettings.get(guildId),
+    logger,
+  });
+  const jobs = new JobStore(stores.jobs, clock, (previous, next) => metrics.jobChanged(previous, next));
   const limiter = new GenerateLimiter({ ...config.generateRate, clock, logger });
 
   const client = new Client({
@@ -56,6 +85,15 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     waitGuildTimeout: 2_000,
     rest: { api: config.discordApiBaseUrl, timeout: 120_000 },
     allowedMentions: { parse: [] },
+  });
+  const gatewayReady = () =>
+    client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((shard) => shard.status === Status.Ready);
+  // Ack latency: from the interaction's snowflake time to Discord answering our callback.
+  client.rest.on(RESTEvents.Response, (request, response) => {
+    if (request.method.toUpperCase() !== 'POST' || !response.ok) return;
+    const id = interactionIdOfCallback(request.path);
+    const created = id === null ? null : snowflakeTime(id);
+    if (created !== null) metrics.interactionAcked(clock.now() - created);
   });
   const messages = new DiscordMessages(client.rest, config.applicationId);
   const guildUploadLimit = (guildId: string) => uploadLimitForTier(client.guilds.cache.get(guildId)?.premiumTier ?? 0);
@@ -112,6 +150,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     kie,
     hd,
     images,
+    guildSettings,
     clock,
     logger,
     isGuildCached: (guildId) => client.guilds.cache.has(guildId),
@@ -136,30 +175,82 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   });
   client.once(ready.name, (c) => void ready.execute(c));
 
+  // Single writer (DESIGN §8): taken before login, so a waiting process neither takes interactions nor resumes jobs.
+  const lease = new LeaseService({
+    store: stores.leases,
+    clock,
+    logger,
+    ttlMs: config.leaseTtlMs,
+    onLost: () => (overrides.onLeaseLost ?? (() => void bot.stop()))(),
+  });
+  const http = new HttpServer({
+    port: config.httpPort,
+    clock,
+    logger: logger.child({ component: 'http' }),
+    hmacKey: config.kieWebhookHmacKey,
+    healthy: async () => {
+      await stores.leases.has('healthz');
+      return true;
+    },
+    ready: gatewayReady,
+    metrics,
+    onCallback: async ({ taskId, jobId }) => {
+      // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
+      if (!lease.held || stopped) return;
+      await runner.onCallback(taskId, jobId);
+    },
+  });
+
+  const starting = new AbortController();
   let stopped = false;
-  return {
+  const bot: Bot = {
     client,
     jobs,
     runner,
     quota,
     kie,
     logger,
+    lease,
+    get httpPort() {
+      return http.port;
+    },
     async start() {
       await stores.ready;
+      await http.listen();
+      try {
+        await lease.acquire(starting.signal);
+      } catch (error) {
+        if (stopped) return;
+        throw error;
+      }
+      if (stopped) return;
       await client.login(config.discordToken);
     },
     async stop() {
       if (stopped) return;
       stopped = true;
+      starting.abort();
       client.off(interactionCreate.name, onInteraction);
-      await runner.stop();
-      await hd.stop();
+      // Running steps get a moment to write their state; anything still running is resumed by the next process.
+      const work = Promise.allSettled([runner.stop(), hd.stop()]);
+      let grace: NodeJS.Timeout | undefined;
+      const finished = await Promise.race([
+        work.then(() => true),
+        new Promise<false>((resolve) => (grace = setTimeout(() => resolve(false), STOP_WORK_GRACE_MS))),
+      ]);
+      clearTimeout(grace);
+      if (!finished) logger.warn({ graceMs: STOP_WORK_GRACE_MS }, 'stopping with work still running; the next start resumes it');
       limiter.stop();
       kie.close();
       await client.destroy();
+      await http.close();
+      await lease.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the store lease'));
+      lease.stop();
       await stores.close();
+      logger.info({}, 'stopped');
     },
   };
+  return bot;
 }
 
 async function main(): Promise<void> {
@@ -173,14 +264,24 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const bot = buildBot(config);
-  const shutdown = (signal: string) => {
-    bot.logger.info({ signal }, 'shutting down');
-    setTimeout(() => process.exit(1), 10_000).unref();
-    void bot.stop().then(() => process.exit(0));
+  let shuttingDown = false;
+  const shutdown = (reason: string, code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    bot.logger.info({ reason }, 'shutting down');
+    // Whatever happens, the process is gone within 10 s (a supervisor may SIGKILL soon after).
+    setTimeout(() => process.exit(code === 0 ? 1 : code), 10_000).unref();
+    bot
+      .stop()
+      .then(() => process.exit(code))
+      .catch((error: unknown) => {
+        bot.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  const bot = buildBot(config, { onLeaseLost: () => shutdown('store lease lost', 1) });
+  process.once('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => shutdown('SIGINT', 0));
   await bot.start();
 }
 

@@ -11,7 +11,7 @@ import {
   type DiscordMessages,
   type OutgoingFile,
 } from './discordMessages.js';
-import type { JobRecord } from './jobRecord.js';
+import type { DeliveryAttempt, JobRecord } from './jobRecord.js';
 
 export const MiB = 1024 * 1024;
 export const DEFAULT_UPLOAD_LIMIT = 10 * MiB;
@@ -45,6 +45,11 @@ export interface DeliveryDeps {
   readonly guildUploadLimit: (guildId: string) => number;
   readonly unitsLeft: (job: JobRecord) => Promise<{ remaining: number; limit: number } | null>;
   readonly slowJobMs?: number;
+}
+
+/** A new channel message, unlike an edit, notifies: it names the requester and pings only them. */
+function withMention(view: MessageView, userId: string): MessageView {
+  return { ...view, content: `<@${userId}> ${view.content}`, allowedMentions: { users: [userId] } };
 }
 
 type Video = { readonly kind: 'file'; readonly file: OutgoingFile } | { readonly kind: 'link' };
@@ -114,10 +119,13 @@ export class DeliveryService {
         const dm = await this.deps.messages.openDm(current.requesterId);
         await this.deps.messages.postChannelMessage(dm, view);
       } else {
-        await this.deps.messages.postChannelMessage(current.channelId, { ...view, content: `<@${current.requesterId}> ${view.content}`, allowedMentions: { users: [current.requesterId] } });
+        await this.deps.messages.postChannelMessage(current.channelId, withMention(view, current.requesterId));
       }
     } catch (error) {
-      this.deps.logger.warn({ jobId: current.id, code: discordCode(error) }, 'could not show a failure to its requester');
+      this.deps.logger.warn(
+        { jobId: current.id, code: discordCode(error) },
+        'could not show a failure to its requester',
+      );
     }
     return current;
   }
@@ -128,7 +136,8 @@ export class DeliveryService {
       if (!url) return { kind: 'undeliverable', job, reason: 'no result URL' };
       const fetched = new Map<number, Video>();
       const video = async (limit: number): Promise<Video> => {
-        for (const [cap, got] of fetched) if (got.kind === 'file' ? got.file.data.length <= limit : cap >= limit) return got;
+        for (const [cap, got] of fetched)
+          if (got.kind === 'file' ? got.file.data.length <= limit : cap >= limit) return got;
         const result = await this.#fetch(job, url, limit);
         fetched.set(limit, result);
         return result;
@@ -173,11 +182,10 @@ export class DeliveryService {
     const got = await video(limit);
     let message;
     try {
-      message = await this.deps.messages.editOriginal(
-        token,
-        await this.#resultView(job, got.kind === 'file', limit),
-        { files: got.kind === 'file' ? [got.file] : [], replaceAttachments: true },
-      );
+      message = await this.deps.messages.editOriginal(token, await this.#resultView(job, got.kind === 'file', limit), {
+        files: got.kind === 'file' ? [got.file] : [],
+        replaceAttachments: true,
+      });
     } catch (error) {
       if (isDeadTokenError(error)) return null;
       if (!isTooLargeError(error)) throw error;
@@ -187,28 +195,59 @@ export class DeliveryService {
     }
     if (this.deps.clock.now() - job.createdAt > this.#slowJobMs) {
       const link = messageLink(job.guildId, job.channelId, message.id);
-      await this.deps.messages
-        .followUp(token, renderMention(job, link), { ephemeral: job.private })
-        .catch((error: unknown) => this.deps.logger.warn({ jobId: job.id, code: discordCode(error) }, 'mention follow-up failed'));
+      // An ephemeral follow-up cannot be looked for, so a private job's ping is sent at most once.
+      await this.#mentionOnce(job, link, job.private ? null : job.channelId, () =>
+        this.deps.messages.followUp(token, renderMention(job, link), { ephemeral: job.private }),
+      );
     }
     return { kind: 'delivered', job, messageId: message.id };
   }
 
-  async #recordAttempt(job: JobRecord, via: 'channel' | 'dm'): Promise<{ job: JobRecord; nonce: string }> {
-    const n = job.deliveryAttempts.length + 1;
-    const updated = await this.deps.jobs.update(job.id, (j) => ({
-      ...j,
-      deliveryAttempts: [...j.deliveryAttempts, { n, at: this.deps.clock.now(), via }],
-    }));
-    return { job: updated, nonce: `${job.id}-${n}` };
+  async #recordAttempt(job: JobRecord, via: DeliveryAttempt['via']): Promise<{ job: JobRecord; nonce: string }> {
+    const recorded = { n: 0 };
+    const updated = await this.deps.jobs.update(job.id, (j) => {
+      recorded.n = j.deliveryAttempts.length + 1;
+      return { ...j, deliveryAttempts: [...j.deliveryAttempts, { n: recorded.n, at: this.deps.clock.now(), via }] };
+    });
+    return { job: updated, nonce: `${job.id}-${recorded.n}` };
+  }
+
+  /**
+   * The one short ping that an edit cannot give. Recorded before it is sent and looked for before it is
+   * sent again, and best effort: the video is already in the job message, so a failed ping is only logged.
+   */
+  async #mentionOnce(
+    job: JobRecord,
+    link: string,
+    searchIn: string | null,
+    send: (nonce: string) => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      if (job.deliveryAttempts.some((a) => a.via === 'mention')) {
+        if (searchIn === null) return;
+        const recent = await this.deps.messages.recentChannelMessages(searchIn, 50);
+        if (recent.some((m) => m.content.includes(link))) return;
+      }
+      const { nonce } = await this.#recordAttempt(job, 'mention');
+      await send(nonce);
+    } catch (error) {
+      this.deps.logger.warn(
+        { jobId: job.id, code: discordCode(error) },
+        'mention failed; the video itself was delivered',
+      );
+    }
   }
 
   /** After a crash between posting and recording, the post may already exist: look before posting again. */
   async #findPosted(job: JobRecord, channelId: string): Promise<string | null> {
-    if (job.deliveryAttempts.length === 0) return null;
+    if (!job.deliveryAttempts.some((a) => a.via !== 'mention')) return null;
     const marker = `veo:hd:${job.id}`;
     const recent = await this.deps.messages.recentChannelMessages(channelId, 50);
-    const found = recent.find((m) => JSON.stringify(m.components ?? []).includes(`"${marker}"`) && (m.attachments.length > 0 || m.id !== job.messageId));
+    const found = recent.find(
+      (m) =>
+        JSON.stringify(m.components ?? []).includes(`"${marker}"`) &&
+        (m.attachments.length > 0 || m.id !== job.messageId),
+    );
     return found?.id ?? null;
   }
 
@@ -217,24 +256,32 @@ export class DeliveryService {
     const got = await video(limit);
     const files = got.kind === 'file' ? [got.file] : [];
     if (job.messageId) {
+      const messageId = job.messageId;
+      let edited = false;
       try {
-        await this.#editWithFallback(job, job.messageId, got.kind === 'file', files, limit);
-        const { nonce } = await this.#recordAttempt(job, 'channel');
-        const link = messageLink(job.guildId, job.channelId, job.messageId);
-        await this.deps.messages.postChannelMessage(job.channelId, renderMention(job, link), { nonce });
-        return { kind: 'delivered', job, messageId: job.messageId };
+        await this.#editWithFallback(job, messageId, got.kind === 'file', files, limit);
+        edited = true;
       } catch (error) {
         if (!NO_ACCESS.has(discordCode(error) ?? 0)) throw error;
-        this.deps.logger.warn({ jobId: job.id, code: discordCode(error) }, 'job message cannot be edited; posting anew');
+        this.deps.logger.warn(
+          { jobId: job.id, code: discordCode(error) },
+          'job message cannot be edited; posting anew',
+        );
+      }
+      if (edited) {
+        // The edit carries the video; only a failed edit may post it anew (never the ping failing).
+        const link = messageLink(job.guildId, job.channelId, messageId);
+        await this.#mentionOnce(job, link, job.channelId, (nonce) =>
+          this.deps.messages.postChannelMessage(job.channelId, renderMention(job, link), { nonce }),
+        );
+        return { kind: 'delivered', job, messageId };
       }
     }
     const existing = await this.#findPosted(job, job.channelId).catch(() => null);
     if (existing) return { kind: 'delivered', job, messageId: existing };
     const { nonce } = await this.#recordAttempt(job, 'channel');
     try {
-      const view = await this.#resultView(job, files.length > 0, limit);
-      const withMention = { ...view, content: `<@${job.requesterId}> ${view.content}`, allowedMentions: { users: [job.requesterId] } };
-      const posted = await this.#postWithFallback(job.channelId, withMention, files, nonce, job, limit);
+      const posted = await this.#postWithFallback(job.channelId, job, files, nonce, limit, true);
       return { kind: 'delivered', job, messageId: posted };
     } catch (error) {
       if (!NO_ACCESS.has(discordCode(error) ?? 0)) throw error;
@@ -242,12 +289,23 @@ export class DeliveryService {
     }
   }
 
-  async #editWithFallback(job: JobRecord, messageId: string, attached: boolean, files: OutgoingFile[], limit: number): Promise<void> {
+  async #editWithFallback(
+    job: JobRecord,
+    messageId: string,
+    attached: boolean,
+    files: OutgoingFile[],
+    limit: number,
+  ): Promise<void> {
     try {
-      await this.deps.messages.editChannelMessage(job.channelId, messageId, await this.#resultView(job, attached, limit), {
-        files,
-        replaceAttachments: true,
-      });
+      await this.deps.messages.editChannelMessage(
+        job.channelId,
+        messageId,
+        await this.#resultView(job, attached, limit),
+        {
+          files,
+          replaceAttachments: true,
+        },
+      );
     } catch (error) {
       if (!isTooLargeError(error)) throw error;
       await this.deps.messages.editChannelMessage(job.channelId, messageId, await this.#resultView(job, false, limit), {
@@ -256,20 +314,26 @@ export class DeliveryService {
     }
   }
 
+  /** Posts the result; when Discord says the file is too large, posts the link version instead. */
   async #postWithFallback(
     channelId: string,
-    view: MessageView,
+    job: JobRecord,
     files: OutgoingFile[],
     nonce: string,
-    job: JobRecord,
     limit: number,
+    mention: boolean,
   ): Promise<string> {
+    const view = async (attached: boolean) => {
+      const result = await this.#resultView(job, attached, limit);
+      return mention ? withMention(result, job.requesterId) : result;
+    };
     try {
-      return (await this.deps.messages.postChannelMessage(channelId, view, { files, nonce })).id;
+      return (await this.deps.messages.postChannelMessage(channelId, await view(files.length > 0), { files, nonce }))
+        .id;
     } catch (error) {
       if (!isTooLargeError(error)) throw error;
-      const linkView = { ...(await this.#resultView(job, false, limit)), allowedMentions: view.allowedMentions };
-      return (await this.deps.messages.postChannelMessage(channelId, { ...linkView, content: `${view.content.split('\n')[0] ?? ''}\n${linkView.content}` }, { nonce: `${nonce}l` })).id;
+      // A different body under the same nonce would be dropped as a duplicate by Discord.
+      return (await this.deps.messages.postChannelMessage(channelId, await view(false), { nonce: `${nonce}l` })).id;
     }
   }
 
@@ -286,8 +350,8 @@ export class DeliveryService {
     if (existing) return { kind: 'delivered', job, messageId: existing };
     const { nonce } = await this.#recordAttempt(job, 'dm');
     try {
-      const view = await this.#resultView(job, got.kind === 'file', DEFAULT_UPLOAD_LIMIT);
-      const posted = await this.#postWithFallback(dm, view, got.kind === 'file' ? [got.file] : [], nonce, job, DEFAULT_UPLOAD_LIMIT);
+      const files = got.kind === 'file' ? [got.file] : [];
+      const posted = await this.#postWithFallback(dm, job, files, nonce, DEFAULT_UPLOAD_LIMIT, false);
       return { kind: 'delivered', job, messageId: posted };
     } catch (error) {
       if (discordCode(error) === DiscordCode.CannotDmUser) return { kind: 'undeliverable', job, reason: 'DMs closed' };

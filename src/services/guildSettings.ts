@@ -92,7 +92,11 @@ export class GuildSettingsStore {
   }
 
   // Admin commands of one server may arrive together; each change is a read-modify-write of one value.
-  #update(guildId: string, change: (s: GuildQuotaSettings) => GuildQuotaSettings, accept: Accept): Promise<ChangeResult> {
+  #update(
+    guildId: string,
+    change: (s: GuildQuotaSettings) => GuildQuotaSettings,
+    accept: Accept,
+  ): Promise<ChangeResult> {
     return this.#lock.run(guildId, async () => {
       const current = await this.get(guildId);
       const next = compact(change(current));

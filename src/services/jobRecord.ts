@@ -34,7 +34,8 @@ export interface JobOptions {
 export interface DeliveryAttempt {
   readonly n: number;
   readonly at: number;
-  readonly via: 'channel' | 'dm';
+  /** 'mention': the short ping after an edit, recorded so a restart does not ping twice. */
+  readonly via: 'channel' | 'dm' | 'mention';
 }
 
 export interface HdState {

@@ -249,6 +249,9 @@ export class JobRunner {
   readonly #statusMinIntervalMs: number;
   readonly #random: () => number;
   #stopping = false;
+  /** Jobs accepted by this process while resume had not finished; see claim(). */
+  readonly #claimed = new Set<string>();
+  #resumed = false;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.#statusMinIntervalMs = deps.options.statusMinIntervalMs ?? 30_000;
@@ -268,6 +271,14 @@ export class JobRunner {
     this.#track(job.id, () => this.#runQueued(job.id));
   }
 
+  /**
+   * Marks a job this process is accepting, before its record exists: a resume still running at startup
+   * must leave it to its command (an animate job is still having its pictures re-hosted).
+   */
+  claim(jobId: string): void {
+    if (!this.#resumed) this.#claimed.add(jobId);
+  }
+
   /** Ends a queued job that never reached kie (its pictures could not be prepared): shown, refunded, no generate. */
   async failBeforeSubmit(jobId: string, reason: JobFailureReason): Promise<void> {
     const job = await this.deps.jobs.get(jobId);
@@ -280,6 +291,7 @@ export class JobRunner {
     const counts: Record<string, number> = {};
     const now = this.deps.clock.now();
     for (const job of await this.deps.jobs.active()) {
+      if (this.#claimed.has(job.id)) continue;
       counts[job.state] = (counts[job.state] ?? 0) + 1;
       if (job.state === 'queued') {
         // Its pictures were never re-hosted and their Discord URLs are not kept: it cannot go on.
@@ -294,6 +306,8 @@ export class JobRunner {
       else if (stillPollingLate(job, now)) this.#schedule(job.id, 0, () => this.#poll(job.id));
       else await this.deps.jobs.update(job.id, (j) => j);
     }
+    this.#resumed = true;
+    this.#claimed.clear();
     this.deps.logger.info({ counts }, 'jobs resumed');
     return counts;
   }

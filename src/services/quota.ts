@@ -65,6 +65,7 @@ export interface QuotaStatus {
   limit: number;
   used: number;
   held: number;
+  running: number;
   remaining: number;
   nextUnitAt: number | null;
   activeJobs: number;
@@ -77,6 +78,7 @@ export interface QuotaStatus {
 export interface ServerUsage {
   used: number;
   held: number;
+  running: number;
   budget: number | null;
   remaining: number | null;
   nextUnitAt: number | null;
@@ -140,6 +142,8 @@ export function resolveLimits(defaults: QuotaDefaults, s: GuildQuotaSettings): Q
 export interface LedgerUsage {
   used: number;
   held: number;
+  /** Units of jobs still running (held or already accepted by kie): what a kie failure would give back. */
+  running: number;
   /** The counted entries, oldest first. */
   counted: LedgerEntry[];
 }
@@ -150,11 +154,13 @@ export function ledgerUsage(ledger: Ledger, now: number, windowMs: number): Ledg
     .sort((a, b) => a.at - b.at);
   let used = 0;
   let held = 0;
+  let running = 0;
   for (const e of counted) {
     used += e.units;
     if (e.state === 'held') held += e.units;
+    if (e.open) running += e.units;
   }
-  return { used, held, counted };
+  return { used, held, running, counted };
 }
 
 /** When enough counted units have left the window for `cost` more to fit under `cap`; null when never. */
@@ -309,6 +315,7 @@ export class QuotaService {
         limit: eff.limit,
         used: usage.used,
         held: usage.held,
+        running: usage.running,
         remaining: Math.max(0, eff.limit - usage.used),
         nextUnitAt: firstUnit ? firstUnit.at + eff.windowMs : null,
         activeJobs: ledger.entries.filter((e) => e.open).length,
@@ -335,6 +342,7 @@ export class QuotaService {
       return {
         used: usage.used,
         held: usage.held,
+        running: usage.running,
         budget: eff.budget,
         remaining: eff.budget === null ? null : Math.max(0, eff.budget - usage.used),
         nextUnitAt: first ? first.at + BUDGET_WINDOW_MS : null,

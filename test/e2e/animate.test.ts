@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { veoCommandData } from '../../src/commands/veo.js';
+import { animateSubcommand } from '../../src/commands/veo/animate.js';
 import { makePng } from '../helpers/png.js';
+import { validateDiscordRequest } from './helpers/discordSchemas.js';
 import { bodyOf, isCallback, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
 import type { KieRecordedRequest } from './helpers/loopbackKie.js';
 
@@ -128,6 +131,34 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
     }
   }
 
+  it('declares /veo animate as Discord accepts it: attachments, prompt max_length 2000, aspect Auto | 16:9 | 9:16', () => {
+    const put = validateDiscordRequest('PUT', `/applications/${h.discord.applicationId}/commands`, [veoCommandData]);
+    expect(put.violations).toEqual([]);
+    expect(veoCommandData.options).toContain(animateSubcommand);
+    const options = animateSubcommand.options.map((o) => ({
+      name: o.name,
+      type: o.type,
+      required: 'required' in o ? o.required : undefined,
+      max_length: 'max_length' in o ? o.max_length : undefined,
+      choices: 'choices' in o ? o.choices?.map((c) => c.value) : undefined,
+    }));
+    expect(options).toEqual([
+      { name: 'image', type: ATTACHMENT, required: true, max_length: undefined, choices: undefined },
+      { name: 'prompt', type: STRING, required: true, max_length: 2000, choices: undefined },
+      { name: 'end_image', type: ATTACHMENT, required: undefined, max_length: undefined, choices: undefined },
+      {
+        name: 'model',
+        type: STRING,
+        required: undefined,
+        max_length: undefined,
+        choices: ['veo3_fast', 'veo3', 'veo3_lite'],
+      },
+      { name: 'aspect', type: STRING, required: undefined, max_length: undefined, choices: ['Auto', '16:9', '9:16'] },
+      { name: 'seed', type: 4, required: undefined, max_length: undefined, choices: undefined },
+      { name: 'private', type: 5, required: undefined, max_length: undefined, choices: undefined },
+    ]);
+  });
+
   it('re-hosts the PNG on kie, generates first-and-last-frames from its downloadUrl, and delivers the mp4', async () => {
     const prompt = 'the red square slowly turns into a sunset';
     const handle = await animate(prompt, { name: 'red.png', bytes: redPng, contentType: 'image/png' });
@@ -162,7 +193,10 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
     expect((await fetchBytes(downloadUrl!)).equals(redPng)).toBe(true);
     expect(done.options.imagesPending).toBe(false);
 
-    const final = h.discord.requestsAfter(handle.seq).filter((r) => isOriginalEdit(r, handle.token)).at(-1)!;
+    const final = h.discord
+      .requestsAfter(handle.seq)
+      .filter((r) => isOriginalEdit(r, handle.token))
+      .at(-1)!;
     expect(final.files).toHaveLength(1);
     expect(final.files[0]!.fileName).toBe(`veo-${done.id}.mp4`);
     expect(String(bodyOf(final).content)).toContain('Your video is ready');
@@ -197,20 +231,23 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
 
   describe('bad inputs: the user is told, nothing reaches generate', () => {
     async function expectEphemeralRefusal(handle: { interactionId: string; seq: number }): Promise<string> {
-      const reply = await h.discord.waitForRequest((r) => isCallback(r, handle.interactionId), { afterSeq: handle.seq });
+      const reply = await h.discord.waitForRequest((r) => isCallback(r, handle.interactionId), {
+        afterSeq: handle.seq,
+      });
       // The refusal is the bot's first answer: no defer came before it.
       expect(h.discord.requestsAfter(handle.seq).find((r) => r.method !== 'GATEWAY')).toBe(reply);
       expect(bodyOf(reply).type).toBe(4);
       const data = bodyOf(reply).data as Record<string, unknown>;
       expect(Number(data.flags) & EPHEMERAL).toBe(EPHEMERAL);
       expect(h.logs.some((l) => l.message === 'job accepted')).toBe(false);
-      expect(h.kie.requests).toEqual([]);
+      expect(h.kie.requests.filter((r) => r.path === UPLOAD_PATH || r.path.startsWith('/api/v1/veo/'))).toEqual([]);
       expect(await unitsLeft()).toBe(5);
       return String(data.content);
     }
 
     async function expectFailedJob(handle: { interactionId: string; token: string; seq: number }): Promise<string> {
-      const failed = await h.job(handle.interactionId, (j) => j.state === 'failed' && j.refunded);
+      const failed = await h.job(handle.interactionId, (j) => j.state === 'failed' && j.interaction.token === null);
+      expect(failed.refunded).toBe(true);
       const edit = await h.discord.waitForRequest(
         (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('could not be made'),
         { afterSeq: handle.seq },
@@ -219,7 +256,6 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
       expect(bodyOf(first).type).toBe(5);
       expect(h.kie.generateRequests()).toEqual([]);
       expect(await unitsLeft()).toBe(5);
-      expect(failed.interaction.token).toBeNull();
       const content = String(bodyOf(edit).content);
       expect(content).toContain('Your 1 units were refunded.');
       return content;

@@ -34,7 +34,7 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
   it('registers the commands with a body Discord accepts, guild and global', async () => {
     const base = { DISCORD_TOKEN: h.discord.botToken, DISCORD_APPLICATION_ID: h.discord.applicationId, DISCORD_API_BASE_URL: h.discord.apiBase };
     const global = await deployCommands(loadDeployConfig(base));
-    expect(global.count).toBe(1);
+    expect(global.count).toBe(2); // /veo and /veo-admin
     const globalPut = await h.discord.waitForRequest((r) => r.method === 'PUT' && r.path === `/applications/${h.discord.applicationId}/commands`);
     expect(globalPut.violations).toEqual([]);
     expect(checkCommandNames(globalPut.body)).toEqual([]);

@@ -47,15 +47,21 @@ describe('declaredImageType (the attachment payload)', () => {
     expect(declaredImageType(declared)).toBe(expected);
   });
 
-  it.each([['text/plain'], ['image/gif'], ['image/svg+xml'], [''], [null], [undefined]])('GIVEN %s THEN it is refused', (declared) => {
-    expect(declaredImageType(declared)).toBeNull();
-  });
+  it.each([['text/plain'], ['image/gif'], ['image/svg+xml'], [''], [null], [undefined]])(
+    'GIVEN %s THEN it is refused',
+    (declared) => {
+      expect(declaredImageType(declared)).toBeNull();
+    },
+  );
 });
 
 describe('ImagePreparer', () => {
   const cap = 1024 * 1024;
 
-  function preparer(files: Record<string, DownloadResult | Error | Array<DownloadResult | Error>>, uploadFails = false) {
+  function preparer(
+    files: Record<string, DownloadResult | Error | Array<DownloadResult | Error>>,
+    uploadFails = false,
+  ) {
     const uploads: UploadRequest[] = [];
     const downloads: string[] = [];
     const answers = new Map(Object.entries(files).map(([url, a]) => [url, Array.isArray(a) ? [...a] : [a]]));
@@ -80,12 +86,19 @@ describe('ImagePreparer', () => {
     return { images, uploads, downloads };
   }
 
-  const ok = (data: Buffer, contentType: string | null = 'image/png'): DownloadResult => ({ kind: 'ok', data, contentType });
+  const ok = (data: Buffer, contentType: string | null = 'image/png'): DownloadResult => ({
+    kind: 'ok',
+    data,
+    contentType,
+  });
 
   it('GIVEN a PNG and a JPEG THEN both are uploaded in order, typed by their bytes, and their URLs returned', async () => {
     const png = makePng(4, 3, [10, 20, 30]);
     // The served type is ignored: the bytes decide.
-    const { images, uploads } = preparer({ 'https://cdn/a': ok(png, 'application/octet-stream'), 'https://cdn/b': ok(JPEG) });
+    const { images, uploads } = preparer({
+      'https://cdn/a': ok(png, 'application/octet-stream'),
+      'https://cdn/b': ok(JPEG),
+    });
     const result = await images.prepare('job1', ['https://cdn/a', 'https://cdn/b']);
     expect(result).toEqual({
       ok: true,
@@ -99,8 +112,14 @@ describe('ImagePreparer', () => {
   });
 
   it('GIVEN an end image whose bytes are not an image THEN nothing at all is uploaded', async () => {
-    const { images, uploads } = preparer({ 'https://cdn/a': ok(makePng(1, 1, [0, 0, 0])), 'https://cdn/b': ok(Buffer.from('plain text')) });
-    expect(await images.prepare('job2', ['https://cdn/a', 'https://cdn/b'])).toEqual({ ok: false, reason: 'not_an_image' });
+    const { images, uploads } = preparer({
+      'https://cdn/a': ok(makePng(1, 1, [0, 0, 0])),
+      'https://cdn/b': ok(Buffer.from('plain text')),
+    });
+    expect(await images.prepare('job2', ['https://cdn/a', 'https://cdn/b'])).toEqual({
+      ok: false,
+      reason: 'not_an_image',
+    });
     expect(uploads).toEqual([]);
   });
 
@@ -140,7 +159,11 @@ describe('image failure messages', () => {
   };
 
   it.each(Object.entries(reasons))('GIVEN %s THEN the job message explains it and the refund', (reason, text) => {
-    const job = makeJob({ state: 'failed', refunded: true, failure: { reason: reason as ImageFailureReason, policyText: null } });
+    const job = makeJob({
+      state: 'failed',
+      refunded: true,
+      failure: { reason: reason as ImageFailureReason, policyText: null },
+    });
     const [title, sentence, refund] = renderFailure(job).content.split('\n');
     expect(title).toContain('could not be made');
     expect(sentence).toMatch(text);

@@ -327,4 +327,19 @@ describe('JobRunner state machine (fake clock)', () => {
     expect(kie.generateCalls[0]?.imageUrls).toEqual(['https://kie.example/first.png']);
     expect((await jobs.get(uploaded.id))?.state).toBe('generating');
   });
+
+  it('GIVEN an animate job accepted by this process while resume runs THEN resume leaves it to its command', async () => {
+    const job = makeJob({ createdAt: Date.now(), options: animateOptions });
+    runner.claim(job.id);
+    await accept(job);
+    expect(await runner.resume()).toEqual({});
+    await vi.advanceTimersByTimeAsync(POLL);
+    const untouched = await jobs.get(job.id);
+    expect(untouched?.state).toBe('queued');
+    expect(untouched?.refunded).toBe(false);
+    expect(delivery.failures).toEqual([]);
+    // Once resume is over, claims are no longer needed or kept.
+    runner.claim('later');
+    expect(await runner.resume()).toEqual({ queued: 1 });
+  });
 });

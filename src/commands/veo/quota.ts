@@ -28,7 +28,7 @@ export function renderQuota(
     status.nextUnitAt === null
       ? t(locale, 'quota.units_full', units)
       : t(locale, 'quota.units', { ...units, when: relativeTime(status.nextUnitAt) }),
-    t(locale, 'quota.running', { held: status.held, active: status.activeJobs, max: status.maxActiveJobs }),
+    t(locale, 'quota.running', { units: status.running, active: status.activeJobs, max: status.maxActiveJobs }),
   ];
   const costs = (Object.entries(limits.costs) as [QuotaModel, number][]).map(([model, cost]) =>
     t(locale, limits.available.includes(model) ? 'quota.cost' : 'quota.cost_unavailable', { model, cost }),

@@ -60,6 +60,7 @@ export async function acceptJob(
   const { jobs, quota, clock } = deps;
   preflight(interaction, deps);
   const jobId = newJobId();
+  deps.runner.claim(jobId);
   const scope = { guildId: interaction.guildId, userId: interaction.user.id };
   const reservation = await quota.reserve(scope, jobId, request.options.model);
   if (!reservation.ok) throw refusalFor(reservation, request.options.model);

@@ -1,4 +1,9 @@
-import { ApplicationCommandOptionType, MessageFlags, type APIApplicationCommandUserOption, type ChatInputCommandInteraction } from 'discord.js';
+import {
+  ApplicationCommandOptionType,
+  MessageFlags,
+  type APIApplicationCommandUserOption,
+  type ChatInputCommandInteraction,
+} from 'discord.js';
 import { UserFacingError } from '../../errors.js';
 
 /** A `/veo-admin` interaction once the gate has checked it comes from a server. */

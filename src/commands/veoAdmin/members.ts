@@ -6,7 +6,7 @@ import { answer, deferAnswer, memberOption, targetUserId, type AdminInteraction 
 export const resetSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
   name: 'reset',
-  description: "Give a member a fresh window: their used units no longer count",
+  description: 'Give a member a fresh window: their used units no longer count',
   options: [memberOption('The member whose units to restore')],
 } satisfies APIApplicationCommandSubcommandOption;
 
@@ -44,7 +44,8 @@ export async function executeBlock(interaction: AdminInteraction, deps: CommandD
   const { guildId, locale } = interaction;
   const user = targetUserId(interaction);
   const changed = await deps.guildSettings.setBlocked(guildId, user, blocked);
-  if (changed) deps.logger.info({ guildId, adminId: interaction.user.id, memberId: user, blocked }, 'member block changed');
+  if (changed)
+    deps.logger.info({ guildId, adminId: interaction.user.id, memberId: user, blocked }, 'member block changed');
   const key = blocked
     ? changed
       ? 'admin.block_done'
@@ -62,7 +63,10 @@ export async function executeForget(interaction: AdminInteraction, deps: Command
   await deferAnswer(interaction);
   const { deleted, kept } = await deps.jobs.forgetMember(guildId, user);
   await deps.quota.forget(guildId, user);
-  deps.logger.info({ guildId, adminId: interaction.user.id, memberId: user, deleted, kept }, 'member records forgotten');
+  deps.logger.info(
+    { guildId, adminId: interaction.user.id, memberId: user, deleted, kept },
+    'member records forgotten',
+  );
   const lines = [t(locale, 'admin.forget_done', { user, deleted })];
   if (kept > 0) lines.push(t(locale, 'admin.forget_kept', { kept }));
   await answer(interaction, lines.join('\n'));

@@ -2,7 +2,13 @@ import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOptio
 import { t } from '../../i18n/index.js';
 import { relativeTime } from '../../lib/render.js';
 import type { LimitsChange } from '../../services/guildSettings.js';
-import { resolveLimits, type GuildQuotaSettings, type QuotaLimits, type QuotaModel, type ServerUsage } from '../../services/quota.js';
+import {
+  resolveLimits,
+  type GuildQuotaSettings,
+  type QuotaLimits,
+  type QuotaModel,
+  type ServerUsage,
+} from '../../services/quota.js';
 import type { CommandDeps } from '../types.js';
 import { answer, type AdminInteraction } from './common.js';
 
@@ -33,7 +39,11 @@ export const limitsSubcommand = {
     units('cost_fast', 'Units a Veo 3.1 Fast video costs'),
     units('cost_lite', 'Units a Veo 3.1 Lite video costs'),
     units('max_active', 'Videos one member may have in progress at once', MAX_ACTIVE),
-    { type: ApplicationCommandOptionType.Boolean, name: 'defaults', description: "Go back to the bot's default limits first" },
+    {
+      type: ApplicationCommandOptionType.Boolean,
+      name: 'defaults',
+      description: "Go back to the bot's default limits first",
+    },
   ],
 } satisfies APIApplicationCommandSubcommandOption;
 
@@ -83,7 +93,10 @@ export function renderLimits(locale: string, settings: GuildQuotaSettings, limit
         source: source(settings.costs?.[model] !== undefined),
       }),
     ),
-    t(locale, 'admin.limits_active', { value: limits.maxActiveJobs, source: source(settings.maxActiveJobs !== undefined) }),
+    t(locale, 'admin.limits_active', {
+      value: limits.maxActiveJobs,
+      source: source(settings.maxActiveJobs !== undefined),
+    }),
   ];
   const unavailable = COST_OPTIONS.map(([, model]) => model).filter((m) => !limits.available.includes(m));
   if (unavailable.length > 0) lines.push(t(locale, 'admin.limits_unavailable', { models: unavailable.join(', ') }));
@@ -91,8 +104,11 @@ export function renderLimits(locale: string, settings: GuildQuotaSettings, limit
 }
 
 export function renderBudget(locale: string, usage: ServerUsage): string {
-  if (usage.budget === null) return [t(locale, 'admin.budget_none', { used: usage.used }), t(locale, 'admin.budget_hint')].join('\n');
-  const lines = [t(locale, 'admin.budget_view', { budget: usage.budget, used: usage.used, remaining: usage.remaining ?? 0 })];
+  if (usage.budget === null)
+    return [t(locale, 'admin.budget_none', { used: usage.used }), t(locale, 'admin.budget_hint')].join('\n');
+  const lines = [
+    t(locale, 'admin.budget_view', { budget: usage.budget, used: usage.used, remaining: usage.remaining ?? 0 }),
+  ];
   if (usage.nextUnitAt !== null) lines.push(t(locale, 'admin.budget_next', { when: relativeTime(usage.nextUnitAt) }));
   lines.push(t(locale, 'admin.budget_hint'));
   return lines.join('\n');
@@ -113,7 +129,10 @@ export async function executeLimits(interaction: AdminInteraction, deps: Command
     return;
   }
   deps.logger.info({ guildId, adminId: interaction.user.id, change }, 'server limits changed');
-  const head = t(locale, change.defaults && Object.keys(change).length === 1 ? 'admin.limits_reset' : 'admin.limits_updated');
+  const head = t(
+    locale,
+    change.defaults && Object.keys(change).length === 1 ? 'admin.limits_reset' : 'admin.limits_updated',
+  );
   const limits = resolveLimits(deps.config.quota, result.settings);
   await answer(interaction, [head, renderLimits(locale, result.settings, limits)].join('\n'));
 }
@@ -122,7 +141,10 @@ export async function executeLimits(interaction: AdminInteraction, deps: Command
  * A server where no model fits the allowance (or the budget) could make nothing at all, which no admin
  * means to do (blocking is for that): such a change is refused, naming the cheapest cost it would leave.
  */
-function judgeAvailability(deps: CommandDeps): { accept: (next: GuildQuotaSettings) => boolean; cheapest: () => number } {
+function judgeAvailability(deps: CommandDeps): {
+  accept: (next: GuildQuotaSettings) => boolean;
+  cheapest: () => number;
+} {
   const seen: { limits?: QuotaLimits } = {};
   return {
     accept(next) {

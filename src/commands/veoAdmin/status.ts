@@ -35,9 +35,10 @@ export function renderStatusReport(locale: string, facts: StatusFacts): string {
       : t(locale, 'admin.status_credits', { credits: facts.credits }),
     t(locale, CIRCUIT_KEYS[facts.circuit]),
     t(locale, 'admin.status_jobs', { running: facts.running }),
-    t(locale, 'admin.status_units', { used: usage.used, held: usage.held }),
+    t(locale, 'admin.status_units', { used: usage.used, running: usage.running }),
   ];
-  if (usage.budget !== null) lines.push(t(locale, 'quota.budget', { remaining: usage.remaining ?? 0, budget: usage.budget }));
+  if (usage.budget !== null)
+    lines.push(t(locale, 'quota.budget', { remaining: usage.remaining ?? 0, budget: usage.budget }));
   return lines.join('\n');
 }
 
@@ -54,5 +55,8 @@ export async function executeStatus(interaction: AdminInteraction, deps: Command
     deps.quota.serverUsage(guildId),
   ]);
   const running = active.filter((job) => job.guildId === guildId && !isFinal(job)).length;
-  await answer(interaction, renderStatusReport(interaction.locale, { credits, circuit: deps.kie.circuit.state, running, usage }));
+  await answer(
+    interaction,
+    renderStatusReport(interaction.locale, { credits, circuit: deps.kie.circuit.state, running, usage }),
+  );
 }

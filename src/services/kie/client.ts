@@ -36,6 +36,8 @@ export interface KieClientOptions {
   logger?: Logger;
   circuit?: KieCircuit;
   userAgent?: string;
+  /** Told about every attempt (metrics): the path without query, and the answer's code. */
+  onRequest?: (sample: { path: string; code: string }) => void;
 }
 
 /** What the rest of the bot needs from kie; fakes implement this instead of mocking the module. */
@@ -106,6 +108,7 @@ export class KieClient implements KieApi {
   private readonly logger: Logger;
   private readonly userAgent: string;
   private readonly ownsCircuit: boolean;
+  private readonly onRequest: KieClientOptions['onRequest'];
 
   constructor(options: KieClientOptions) {
     this.apiBaseUrl = options.apiBaseUrl.replace(/\/+$/, '');
@@ -121,6 +124,7 @@ export class KieClient implements KieApi {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.userAgent = options.userAgent ?? USER_AGENT;
+    this.onRequest = options.onRequest;
     this.ownsCircuit = options.circuit === undefined;
     this.circuit = options.circuit ?? new KieCircuit({ probe: () => this.credits(), logger: this.logger });
   }
@@ -260,6 +264,7 @@ export class KieClient implements KieApi {
         },
         'kie request',
       );
+      this.onRequest?.({ path: call.path.split('?')[0] ?? call.path, code: requestCode(raw, verdict, timedOut) });
       if (verdict.kind === 'answer') return verdict.answer;
       if (delayMs === undefined) throw verdict.error;
       await this.sleep(delayMs);
@@ -378,6 +383,15 @@ function generateBody(req: GenerateRequest): Record<string, unknown> {
       : { generationType: 'TEXT_2_VIDEO' }),
     ...(req.callBackUrl ? { callBackUrl: req.callBackUrl } : {}),
   };
+}
+
+/** The body code when there is one, else the HTTP status, else how the attempt ended. */
+function requestCode(raw: RawResult, verdict: Verdict, timedOut: boolean): string {
+  if (verdict.kind === 'answer') return String(verdict.answer.code);
+  const code = apiCodeOf(verdict.error);
+  if (code !== null) return String(code);
+  if (raw.kind === 'response') return String(raw.status);
+  return timedOut ? 'timeout' : 'network';
 }
 
 function apiCodeOf(error: KieError): number | null {

@@ -5,7 +5,8 @@ import { loadConfig, type Config } from '../../../src/config.js';
 import { buildBot, type Bot } from '../../../src/index.js';
 import type { Logger } from '../../../src/logger.js';
 import type { JobRecord } from '../../../src/services/jobRecord.js';
-import { LoopbackDiscord, type RecordedRequest } from './loopbackDiscord.js';
+import type { Clock } from '../../../src/lib/clock.js';
+import { LoopbackDiscord, type RecordedRequest, type StartOptions } from './loopbackDiscord.js';
 import { LoopbackKie } from './loopbackKie.js';
 
 export interface LogLine {
@@ -47,10 +48,14 @@ export interface Harness {
 export interface HarnessOptions {
   readonly env?: Record<string, string>;
   readonly videoBytes?: number;
+  /** The bot's clock (the loopback servers keep real time), e.g. to move past the 14-minute token. */
+  readonly clock?: Clock;
+  /** Loopback Discord options (guild fixtures with a boost tier, ...). */
+  readonly discord?: StartOptions;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const discord = await LoopbackDiscord.start();
+  const discord = await LoopbackDiscord.start(options.discord);
   const kie = await LoopbackKie.start(options.videoBytes === undefined ? {} : { videoBytes: options.videoBytes });
   const dir = mkdtempSync(path.join(tmpdir(), 'veo-e2e-'));
   const config = loadConfig({
@@ -64,10 +69,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     KIE_POLL_INTERVAL_MS: '40',
     KIE_HD_POLL_INTERVAL_MS: '40',
     LOG_LEVEL: 'silent',
+    HTTP_PORT: '0',
     ...options.env,
   });
   const logs: LogLine[] = [];
-  const bot = buildBot(config, { logger: recordingLogger(logs) });
+  const bot = buildBot(config, {
+    logger: recordingLogger(logs),
+    processMetrics: false,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   await bot.start();
   await discord.waitForReady();
   await new Promise<void>((resolve) => {

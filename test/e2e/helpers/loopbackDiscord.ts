@@ -335,6 +335,9 @@ export class LoopbackDiscord {
   private readonly sessions: Session[] = [];
   private readonly pending: PendingDispatch[] = [];
   private readonly faults: Fault[] = [];
+  private readonly holds: { predicate: (r: RecordedRequest) => boolean; remaining: number }[] = [];
+  private readonly heldResponses: (() => void)[] = [];
+  private gatewayDown = false;
   private readonly waiters = new Set<RequestWaiter>();
   private readonly readyWaiters: (() => void)[] = [];
   private readonly sockets = new Set<WebSocket>();
@@ -575,6 +578,25 @@ export class LoopbackDiscord {
     interaction.expired = true;
   }
 
+  /**
+   * Apply the next `times` matching REST requests (message stored or edited, request recorded) but hold
+   * their responses until `releaseHeld()` or close: Discord did it, the client never heard (crash tests).
+   */
+  holdResponses(predicate: (r: RecordedRequest) => boolean, times = 1): void {
+    this.holds.push({ predicate, remaining: times });
+  }
+
+  /** Sends the held responses (to clients still connected). */
+  releaseHeld(): void {
+    for (const respond of this.heldResponses.splice(0)) respond();
+  }
+
+  /** While down, new gateway connections are dropped at once (and going down closes the open ones). */
+  setGatewayDown(down: boolean): void {
+    this.gatewayDown = down;
+    if (down) this.disconnectGateway();
+  }
+
   /** Close every gateway socket with `code` (default 4000, after which discord.js resumes; 1000 makes it IDENTIFY anew). */
   disconnectGateway(code = 4000): void {
     for (const socket of this.sockets) {
@@ -643,6 +665,10 @@ export class LoopbackDiscord {
   // Gateway
 
   private onGatewayConnection(socket: WebSocket): void {
+    if (this.gatewayDown) {
+      socket.terminate();
+      return;
+    }
     this.sockets.add(socket);
     const conn: { session: Session | null } = { session: null };
     this.send(socket, { op: 10, d: { heartbeat_interval: this.heartbeatIntervalMs }, s: null, t: null });
@@ -1268,17 +1294,25 @@ export class LoopbackDiscord {
     const match = pathname.startsWith(`${API_PREFIX}/`) ? matchRoute(method, path) : null;
     const answer = this.answer(rec, match, parsed.error);
     rec.status = answer.status;
+    const holdIndex = this.holds.findIndex((h) => h.predicate(rec));
+    const hold = this.holds[holdIndex];
+    if (hold && --hold.remaining <= 0) this.holds.splice(holdIndex, 1);
     this.record(rec, match?.template ?? null);
 
-    const headers: Record<string, string> = { ...answer.headers };
-    if (answer.json !== undefined && answer.status !== 204) {
-      headers['content-type'] = 'application/json';
-      res.writeHead(answer.status, headers);
-      res.end(JSON.stringify(answer.json));
-    } else {
-      res.writeHead(answer.status, headers);
-      res.end();
-    }
+    const respond = (): void => {
+      if (res.destroyed) return;
+      const headers: Record<string, string> = { ...answer.headers };
+      if (answer.json !== undefined && answer.status !== 204) {
+        headers['content-type'] = 'application/json';
+        res.writeHead(answer.status, headers);
+        res.end(JSON.stringify(answer.json));
+      } else {
+        res.writeHead(answer.status, headers);
+        res.end();
+      }
+    };
+    if (hold) this.heldResponses.push(respond);
+    else respond();
   }
 
   private serveAttachment(pathname: string, res: ServerResponse): void {

@@ -99,6 +99,11 @@ export class LoopbackKie {
   uploadBehavior: { httpStatus: number; body?: unknown }[] = [];
   /** What `/api/v1/chat/credit` answers. */
   credits = 1000;
+  /**
+   * While true, GET /files/... sends the headers and half the body, then holds the response open (until
+   * close): a download that started and never finishes, for crash tests.
+   */
+  holdFileBodies = false;
 
   private readonly server: Server;
   private readonly videoBytes: number;
@@ -417,6 +422,10 @@ export class LoopbackKie {
       return;
     }
     res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.bytes.length });
+    if (this.holdFileBodies && r.method === 'GET') {
+      res.write(file.bytes.subarray(0, Math.floor(file.bytes.length / 2)));
+      return;
+    }
     res.end(r.method === 'HEAD' ? undefined : file.bytes);
   }
 }

@@ -47,10 +47,13 @@ describe('QuotaService ledger', () => {
       limit: 5,
       used: 1,
       held: 1,
+      running: 1,
       remaining: 4,
       nextUnitAt: T0 + 24 * HOUR,
       activeJobs: 1,
       windowHours: 24,
+      maxActiveJobs: 10,
+      blocked: false,
     });
     const stored = (await store.get<Ledger>('usage:g1:alice'))!;
     expect(stored.entries).toEqual([{ jobId: 'j1', units: 1, at: T0, state: 'held', open: true }]);
@@ -97,6 +100,9 @@ describe('QuotaService ledger', () => {
       retryAt: T0 + 25 * HOUR,
       remaining: 2,
       limit: 5,
+      cost: 4,
+      available: ['veo3_fast', 'veo3', 'veo3_lite'],
+      maxActiveJobs: 10,
     });
     await quota.reserve(alice, 'j5', 'veo3_fast');
     await quota.reserve(alice, 'j6', 'veo3_fast');
@@ -158,7 +164,12 @@ describe('QuotaService ledger', () => {
     expect(await quota.reserve(dm, 'j2', 'veo3')).toMatchObject({ ok: true, remaining: 1 });
     expect(await quota.status(dm)).toMatchObject({ used: 4 });
     expect(await store.get('usage:dm:alice')).toBeDefined();
-    await quota.forget(null, 'alice');
+    // DMs have no server ledger: nothing but the user's own bucket is written.
+    expect(await store.get('budget:null')).toBeUndefined();
+    await quota.commit(dm, 'j2');
+    await quota.close(dm, 'j2');
+    expect(await quota.forget(null, 'alice')).toBe(0);
+    expect(await store.get('usage:dm:alice')).toBeUndefined();
     expect(await quota.status(dm)).toMatchObject({ used: 0 });
     expect(await quota.status(alice)).toMatchObject({ used: 4 });
   });
@@ -190,6 +201,9 @@ describe('QuotaService ledger', () => {
       retryAt: null,
       remaining: 3,
       limit: 5,
+      cost: 1,
+      available: ['veo3_fast', 'veo3', 'veo3_lite'],
+      maxActiveJobs: 2,
     });
     await quota.commit(alice, 'j1');
     await quota.close(alice, 'j1');
@@ -205,6 +219,9 @@ describe('QuotaService ledger', () => {
       retryAt: null,
       remaining: 5,
       limit: 5,
+      cost: 4,
+      available: [],
+      maxActiveJobs: 0,
     });
     expect(await store.get('usage:g1:alice')).toBeUndefined();
   });
@@ -214,7 +231,7 @@ describe('QuotaService ledger', () => {
     await quota.reserve(alice, 'a1', 'veo3');
     clock.advance(HOUR);
     await quota.reserve(bob, 'b1', 'veo3_fast');
-    expect(await quota.reserve(bob, 'b2', 'veo3_fast')).toEqual({
+    expect(await quota.reserve(bob, 'b2', 'veo3_fast')).toMatchObject({
       ok: false,
       reason: 'budget',
       retryAt: T0 + 24 * HOUR,
@@ -233,9 +250,14 @@ describe('QuotaService ledger', () => {
     expect(await quota.reserve(alice, 'a2', 'veo3_fast')).toMatchObject({ ok: true });
   });
 
-  it('GIVEN a budget smaller than a model WHEN reserving that model THEN budget with no retry time', async () => {
+  it('GIVEN a budget smaller than a model WHEN reserving that model THEN model_unavailable: it could never run', async () => {
     settings.g1 = { budget: 3 };
-    expect(await quota.reserve(alice, 'j1', 'veo3')).toMatchObject({ ok: false, reason: 'budget', retryAt: null });
+    expect(await quota.reserve(alice, 'j1', 'veo3')).toMatchObject({
+      ok: false,
+      reason: 'model_unavailable',
+      retryAt: null,
+      available: ['veo3_fast', 'veo3_lite'],
+    });
   });
 
   it('GIVEN a model dearer than the limit WHEN reserved THEN model_unavailable, never quota', async () => {
@@ -246,7 +268,11 @@ describe('QuotaService ledger', () => {
       retryAt: null,
       remaining: 3,
       limit: 3,
+      cost: 4,
+      available: ['veo3_fast', 'veo3_lite'],
+      maxActiveJobs: 10,
     });
+    expect(await store.get('usage:g1:alice')).toBeUndefined();
   });
 
   it('GIVEN old closed entries WHEN writing THEN they are pruned, while open old ones stay', async () => {
