@@ -100,6 +100,11 @@ async function dispatchPrompts(
   return handles;
 }
 
+function contentOf(r: RecordedRequest): string {
+  const content = (r.body as { content?: unknown } | null)?.content;
+  return typeof content === 'string' ? content : '';
+}
+
 function dispatchAt(rig: Rig, handle: InteractionHandle): number {
   return rig.discord.requests.find((r) => r.seq === handle.seq)?.at ?? NaN;
 }
@@ -276,7 +281,7 @@ async function measureRateLimit(): Promise<Record<string, number>> {
       (r) =>
         r.method === 'PATCH' &&
         [...tokens].some((t) => r.path.includes(`/${t}/`)) &&
-        /position \d+/.test(String((r.body as { content?: unknown } | null)?.content ?? '')),
+        /position \d+/.test(contentOf(r)),
     );
     const statusEdits = rig.discord.requests.filter(
       (r) => r.method === 'PATCH' && r.files.length === 0 && r.path.includes('/messages/@original'),

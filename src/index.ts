@@ -162,6 +162,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const ready = createReadyEvent({
     logger,
     resume: async () => {
+      // start() takes the lease before login, so this holds; never resume without it (DESIGN §8).
+      if (!lease.held) {
+        logger.error({}, 'connected without the store lease; not resuming jobs');
+        return;
+      }
       const reconciled = await quota.reconcile(async (jobId) => {
         const job = await jobs.get(jobId);
         if (!job) return 'missing';
