@@ -2,11 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import type { ShardPlace } from './lib/shard.js';
 import { parseRate } from './services/generateLimiter.js';
 
 export type VeoModelName = 'veo3' | 'veo3_fast' | 'veo3_lite';
 
-export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string };
+/** Redis keys are `<prefix>:<namespace>::<key>` with a prefix, `<namespace>::<key>` without (prefix ''). */
+export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string; prefix: string };
 
 export interface Config {
   readonly discordToken: string;
@@ -36,6 +38,12 @@ export interface Config {
   readonly maxImageBytes: number;
   readonly deliveryConcurrency: number;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  /** How many shards `npm run start:sharded` spawns; 'auto' asks GET /gateway/bot. */
+  readonly shardCount: number | 'auto';
+  /** Milliseconds between two shard spawns (Discord allows one IDENTIFY per 5 s per bucket). */
+  readonly shardSpawnDelayMs: number;
+  /** Set when discord.js's ShardingManager started this process as one of its shards; null otherwise. */
+  readonly shard: ShardPlace | null;
 }
 
 /** Where an operator finds each value; printed beside the key when it is missing or wrong. */
@@ -48,6 +56,7 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   DEV_GUILD_ID: 'a server id (Discord: Developer Mode on, right-click the server > Copy Server ID)',
   DISCORD_API_BASE_URL: 'an http(s) URL ending in /api; the default https://discord.com/api is right for production',
   STORE_URL: 'sqlite://relative/path.sqlite, sqlite:///absolute/path.sqlite or redis://host:port',
+  STORE_KEY_PREFIX: 'letters, digits, dot, dash or underscore (at most 64), e.g. staging',
   PUBLIC_BASE_URL: 'the public https origin that reaches HTTP_PORT, for kie callbacks',
   HTTP_PORT: 'a TCP port from 0 to 65535',
   KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
@@ -66,6 +75,9 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   MAX_IMAGE_BYTES: 'bytes, at least 1024',
   DELIVERY_CONCURRENCY: 'a whole number from 1 to 32',
   LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',
+  SHARD_COUNT: 'auto (Discord recommends a count) or a whole number from 1 to 4096',
+  SHARD_SPAWN_DELAY_MS: 'milliseconds; the default 5500 keeps IDENTIFYs 5 s apart',
+  SHARDS: 'set by the sharding manager (the shard id); do not set it yourself',
 };
 
 const required = z.string().trim().min(1, 'is required');
@@ -120,6 +132,12 @@ const schema = z.object({
     .trim()
     .default('sqlite://data/veo-bot.sqlite')
     .refine((v) => /^(sqlite:\/\/.+|rediss?:\/\/.+)$/.test(v), 'must start with sqlite:// or redis://'),
+  STORE_KEY_PREFIX: optional.pipe(
+    z
+      .string()
+      .refine((v) => /^[A-Za-z0-9_.-]{1,64}$/.test(v), 'must be 1 to 64 letters, digits, dots, dashes or underscores')
+      .optional(),
+  ),
   PUBLIC_BASE_URL: optional.pipe(
     z
       .string()
@@ -147,6 +165,17 @@ const schema = z.object({
   MAX_IMAGE_BYTES: wholeNumber(10_485_760, 1024),
   DELIVERY_CONCURRENCY: wholeNumber(3, 1, 32),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  SHARD_COUNT: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .default('auto')
+    .refine((v) => v === 'auto' || (/^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= 4096), 'must be auto or a whole number from 1 to 4096')
+    .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v))),
+  SHARD_SPAWN_DELAY_MS: wholeNumber(5_500, 0, 600_000),
+  // Both set by discord.js's ShardingManager in the environment of each shard it spawns.
+  SHARDING_MANAGER: optional,
+  SHARDS: optional.pipe(z.string().refine((v) => /^\d{1,4}$/.test(v), 'must be a whole number').transform(Number).optional()),
 });
 
 export interface ConfigProblem {
@@ -179,8 +208,8 @@ function problemsOf(error: z.ZodError): ConfigProblem[] {
   });
 }
 
-function parseStoreUrl(url: string, cwd: string): StoreLocation {
-  if (url.startsWith('redis')) return { kind: 'redis', url };
+function parseStoreUrl(url: string, cwd: string, prefix: string | undefined): StoreLocation {
+  if (url.startsWith('redis')) return { kind: 'redis', url, prefix: prefix ?? '' };
   const rest = url.slice('sqlite://'.length);
   return { kind: 'sqlite', file: path.isAbsolute(rest) ? rest : path.resolve(cwd, rest) };
 }
@@ -190,6 +219,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
   const e = parsed.data;
   const costs = { veo3: e.QUOTA_COST_VEO3, veo3_fast: e.QUOTA_COST_FAST, veo3_lite: e.QUOTA_COST_LITE };
+  const shard = shardOf(e.SHARDING_MANAGER, e.SHARDS, e.SHARD_COUNT);
   const defaultCost = costs[e.DEFAULT_MODEL];
   if (defaultCost > e.QUOTA_LIMIT) {
     throw new ConfigError([
@@ -208,7 +238,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     kieUploadBaseUrl: e.KIE_UPLOAD_BASE_URL,
     devGuildId: e.DEV_GUILD_ID,
     discordApiBaseUrl: e.DISCORD_API_BASE_URL,
-    store: parseStoreUrl(e.STORE_URL, cwd),
+    store: parseStoreUrl(e.STORE_URL, cwd, e.STORE_KEY_PREFIX),
     publicBaseUrl: e.PUBLIC_BASE_URL,
     httpPort: e.HTTP_PORT,
     kieWebhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
@@ -227,7 +257,25 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     maxImageBytes: e.MAX_IMAGE_BYTES,
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
+    shardCount: e.SHARD_COUNT,
+    shardSpawnDelayMs: e.SHARD_SPAWN_DELAY_MS,
+    shard,
   });
+}
+
+/** This process's place when the sharding manager spawned it (it sets SHARDING_MANAGER, SHARDS and SHARD_COUNT). */
+function shardOf(manager: string | undefined, id: number | undefined, count: number | 'auto'): ShardPlace | null {
+  if (manager !== 'true') return null;
+  if (id === undefined || count === 'auto' || id >= count) {
+    throw new ConfigError([
+      {
+        key: 'SHARDS',
+        problem: `and SHARD_COUNT must name a shard (got SHARDS=${String(id)}, SHARD_COUNT=${String(count)})`,
+        hint: CONFIG_HINTS.SHARDS ?? '',
+      },
+    ]);
+  }
+  return { id, count };
 }
 
 export interface DeployConfig {

@@ -6,20 +6,24 @@ import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { createReadyEvent } from './events/ready.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { downloadCapped } from './lib/download.js';
+import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { DeliveryService, uploadLimitForTier } from './services/delivery.js';
 import { DiscordMessages } from './services/discordMessages.js';
+import { RecentDurations } from './services/durations.js';
 import { GenerateLimiter } from './services/generateLimiter.js';
 import { GuildSettingsStore } from './services/guildSettings.js';
 import { HdService } from './services/hd.js';
-import { HttpServer } from './services/http.js';
+import { HttpServer, type CallbackHint } from './services/http.js';
 import { LeaseService } from './services/lease.js';
 import { BotMetrics, interactionIdOfCallback, snowflakeTime } from './services/metrics.js';
 import { ImagePreparer } from './services/images.js';
+import { adoptShardLayout } from './services/jobLayout.js';
 import { isFinal } from './services/jobRecord.js';
 import { JobRunner, JobStore, scopeOf } from './services/jobs.js';
 import { KieClient } from './services/kie/client.js';
 import { QuotaService } from './services/quota.js';
+import { answerManager, processPort, type IpcPort } from './services/shardLink.js';
 import { openStores } from './services/store.js';
 
 export interface BotOverrides {
@@ -29,6 +33,8 @@ export interface BotOverrides {
   readonly onLeaseLost?: () => void;
   /** Node process metrics on /metrics (default true). */
   readonly processMetrics?: boolean;
+  /** A shard's IPC channel to the sharding manager (default: this process's, when config.shard is set). */
+  readonly managerPort?: IpcPort;
 }
 
 /** Shutdown gives running work this long to write its state before the gateway and store close. */
@@ -42,7 +48,10 @@ export interface Bot {
   readonly kie: KieClient;
   readonly logger: Logger;
   readonly lease: LeaseService;
-  /** The port /healthz, /readyz, /metrics and /kie/callback are served on, once started (HTTP_PORT 0 picks one). */
+  /**
+   * The port /healthz, /readyz, /metrics and /kie/callback are served on, once started (HTTP_PORT 0 picks
+   * one); always null in a shard, whose manager serves them.
+   */
   readonly httpPort: number | null;
   /** Takes the store lease (waiting while another process holds it), then logs in. */
   start(): Promise<void>;
@@ -52,7 +61,10 @@ export interface Bot {
 /** The composition root: the only place services are built and wired (tests call it too). */
 export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const clock = overrides.clock ?? systemClock;
-  const logger = overrides.logger ?? createLogger(config.logLevel, [config.discordToken, config.kieApiKey]);
+  // A shard handles the guilds with (guild_id >> 22) % count === id, and the DMs when it is shard 0 (DESIGN §8).
+  const place = config.shard ?? SINGLE_SHARD;
+  const baseLogger = overrides.logger ?? createLogger(config.logLevel, [config.discordToken, config.kieApiKey]);
+  const logger = config.shard ? baseLogger.child({ shard: place.id }) : baseLogger;
   const stores = openStores(config.store);
   const metrics = new BotMetrics({
     activeJobs: () => jobs.active(),
@@ -77,11 +89,16 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     settings: (guildId) => guildSettings.get(guildId),
     logger,
   });
-  const jobs = new JobStore(stores.jobs, clock, (previous, next) => metrics.jobChanged(previous, next));
-  const limiter = new GenerateLimiter({ ...config.generateRate, clock, logger });
+  const jobs = new JobStore(stores.jobs, clock, (previous, next) => metrics.jobChanged(previous, next), place);
+  // kie's limit is per account: each of N shards gets 1/N of it.
+  const generateRate = { ...config.generateRate, limit: Math.max(1, Math.floor(config.generateRate.limit / place.count)) };
+  const limiter = new GenerateLimiter({ ...generateRate, clock, logger });
 
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
+    // Explicit, so discord.js does not take them from SHARDS / SHARD_COUNT itself (config.ts reads the environment).
+    shards: [place.id],
+    shardCount: place.count,
     waitGuildTimeout: 2_000,
     rest: { api: config.discordApiBaseUrl, timeout: 120_000 },
     allowedMentions: { parse: [] },
@@ -120,6 +137,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     delivery,
     clock,
     logger,
+    durations: new RecentDurations(),
     options: {
       pollIntervalMs: config.pollIntervalMs,
       callbackUrl: config.publicBaseUrl ? (jobId) => `${config.publicBaseUrl ?? ''}/kie/callback?job=${jobId}` : undefined,
@@ -167,12 +185,16 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         logger.error({}, 'connected without the store lease; not resuming jobs');
         return;
       }
-      const reconciled = await quota.reconcile(async (jobId) => {
-        const job = await jobs.get(jobId);
-        if (!job) return 'missing';
-        if (!isFinal(job)) return 'active';
-        return job.state === 'delivered' || job.state === 'undeliverable' ? 'delivered' : 'failed';
-      });
+      const reconciled = await quota.reconcile(
+        async (jobId) => {
+          const job = await jobs.get(jobId);
+          if (!job) return 'missing';
+          if (!isFinal(job)) return 'active';
+          return job.state === 'delivered' || job.state === 'undeliverable' ? 'delivered' : 'failed';
+        },
+        // Other shards' ledgers are theirs to settle (and may be in use right now).
+        (guildId) => ownsGuild(place, guildId),
+      );
       logger.info({ ...reconciled }, 'quota reconciled');
       await runner.resume();
       await hd.resume();
@@ -185,26 +207,45 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     store: stores.leases,
     clock,
     logger,
+    shard: place.id,
     ttlMs: config.leaseTtlMs,
     onLost: () => (overrides.onLeaseLost ?? (() => void bot.stop()))(),
   });
-  const http = new HttpServer({
-    port: config.httpPort,
-    clock,
-    logger: logger.child({ component: 'http' }),
-    hmacKey: config.kieWebhookHmacKey,
-    healthy: async () => {
-      await stores.leases.has('healthz');
-      return true;
-    },
-    ready: gatewayReady,
-    metrics,
-    onCallback: async ({ taskId, jobId }) => {
-      // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
-      if (!lease.held || stopped) return;
-      await runner.onCallback(taskId, jobId);
-    },
-  });
+  const storeUp = async () => {
+    await stores.leases.has('healthz');
+    return true;
+  };
+  const onCallback = async ({ taskId, jobId }: CallbackHint): Promise<string> => {
+    // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
+    if (!lease.held || stopped) return 'standby';
+    return runner.onCallback(taskId, jobId);
+  };
+  // One process serves HTTP itself; a shard leaves it to its manager, which asks over IPC (DESIGN §7).
+  const http =
+    config.shard === null
+      ? new HttpServer({
+          port: config.httpPort,
+          clock,
+          logger: logger.child({ component: 'http' }),
+          hmacKey: config.kieWebhookHmacKey,
+          healthy: storeUp,
+          ready: gatewayReady,
+          metrics,
+          onCallback,
+        })
+      : null;
+  const stopAnswering =
+    config.shard === null
+      ? () => undefined
+      : answerManager(
+          overrides.managerPort ?? processPort(),
+          {
+            callback: onCallback,
+            probe: async () => ({ store: await storeUp().catch(() => false), ready: gatewayReady(), lease: lease.held }),
+            metrics: () => metrics.json(),
+          },
+          logger,
+        );
 
   const starting = new AbortController();
   let stopped = false;
@@ -217,11 +258,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     logger,
     lease,
     get httpPort() {
-      return http.port;
+      return http?.port ?? null;
     },
     async start() {
       await stores.ready;
-      await http.listen();
+      await http?.listen();
       try {
         await lease.acquire(starting.signal);
       } catch (error) {
@@ -229,6 +270,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         throw error;
       }
       if (stopped) return;
+      // A single process after a sharded run: its jobs are still filed under the shards' indexes.
+      if (config.shard === null) await adoptShardLayout(stores.jobs, 1, clock, logger);
       await client.login(config.discordToken);
     },
     async stop() {
@@ -248,7 +291,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       limiter.stop();
       kie.close();
       await client.destroy();
-      await http.close();
+      await http?.close();
+      stopAnswering();
       await lease.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the store lease'));
       lease.stop();
       await stores.close();
@@ -287,6 +331,8 @@ async function main(): Promise<void> {
   const bot = buildBot(config, { onLeaseLost: () => shutdown('store lease lost', 1) });
   process.once('SIGTERM', () => shutdown('SIGTERM', 0));
   process.once('SIGINT', () => shutdown('SIGINT', 0));
+  // A shard whose manager is gone would run on unsupervised, and a new manager would start another.
+  if (config.shard) process.once('disconnect', () => shutdown('sharding manager gone', 0));
   await bot.start();
 }
 

@@ -1,6 +1,7 @@
 import type {
   ButtonInteraction,
   ChatInputCommandInteraction,
+  ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { Config } from '../config.js';
@@ -12,6 +13,7 @@ import type { HdService } from '../services/hd.js';
 import type { ImagePreparer } from '../services/images.js';
 import type { JobRunner, JobStore } from '../services/jobs.js';
 import type { KieCircuitState } from '../services/kie/circuit.js';
+import type { TaskInfo } from '../services/kie/types.js';
 import type { QuotaService } from '../services/quota.js';
 
 export interface CommandDeps {
@@ -22,6 +24,8 @@ export interface CommandDeps {
   readonly kie: {
     readonly circuit: { pauseReason(): 'credits' | 'maintenance' | null; readonly state: KieCircuitState };
     credits(): Promise<number>;
+    /** `/veo jobs` re-reads old tasks: kie keeps results 14 days. */
+    recordInfo(taskId: string): Promise<TaskInfo>;
   };
   readonly guildSettings: GuildSettingsStore;
   readonly hd: HdService;
@@ -32,9 +36,12 @@ export interface CommandDeps {
 }
 
 export type ButtonHandler = (interaction: ButtonInteraction, jobId: string) => Promise<void>;
+export type ModalHandler = (interaction: ModalSubmitInteraction, jobId: string) => Promise<void>;
 
 export interface CommandModule {
   readonly data: RESTPostAPIChatInputApplicationCommandsJSONBody;
   execute(interaction: ChatInputCommandInteraction): Promise<void>;
   readonly buttons: Partial<Record<CustomIdPrefix, ButtonHandler>>;
+  /** Modal submits, claimed by the same custom_id prefixes as buttons. */
+  readonly modals?: Partial<Record<CustomIdPrefix, ModalHandler>>;
 }

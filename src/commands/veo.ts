@@ -1,17 +1,20 @@
 import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
 import { UserFacingError } from '../errors.js';
+import { localizeCommand } from '../i18n/commands.js';
 import { CustomIdPrefix } from '../lib/customId.js';
 import type { CommandDeps, CommandModule } from './types.js';
 import { animateSubcommand, executeAnimate } from './veo/animate.js';
 import { onHdClick } from './veo/hdButton.js';
+import { executeJobs, jobsSubcommand } from './veo/jobs.js';
 import { executePrompt, promptSubcommand } from './veo/prompt.js';
 import { executeQuota, quotaSubcommand } from './veo/quota.js';
+import { onDetailsClick, onExtendClick, onExtendSubmit, onRerunClick } from './veo/resultActions.js';
 
-export const veoCommandData = {
+export const veoCommandData = localizeCommand({
   name: 'veo',
   description: 'Make short videos with Google Veo 3.1',
-  options: [promptSubcommand, animateSubcommand, quotaSubcommand],
-} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+  options: [promptSubcommand, animateSubcommand, quotaSubcommand, jobsSubcommand],
+} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
 export function createVeoCommand(deps: CommandDeps): CommandModule {
   return {
@@ -21,8 +24,15 @@ export function createVeoCommand(deps: CommandDeps): CommandModule {
       if (sub === 'prompt') await executePrompt(interaction, deps);
       else if (sub === 'animate') await executeAnimate(interaction, deps);
       else if (sub === 'quota') await executeQuota(interaction, deps);
+      else if (sub === 'jobs') await executeJobs(interaction, deps);
       else throw new UserFacingError('error.generic');
     },
-    buttons: { [CustomIdPrefix.Upscale1080p]: (interaction, jobId) => onHdClick(interaction, jobId, deps) },
+    buttons: {
+      [CustomIdPrefix.Upscale1080p]: (interaction, jobId) => onHdClick(interaction, jobId, deps),
+      [CustomIdPrefix.Rerun]: (interaction, jobId) => onRerunClick(interaction, jobId, deps),
+      [CustomIdPrefix.Extend]: (interaction, jobId) => onExtendClick(interaction, jobId, deps),
+      [CustomIdPrefix.Details]: (interaction, jobId) => onDetailsClick(interaction, jobId, deps),
+    },
+    modals: { [CustomIdPrefix.ExtendModal]: (interaction, jobId) => onExtendSubmit(interaction, jobId, deps) },
   };
 }

@@ -5,6 +5,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
 } from 'discord.js';
 import { UserFacingError } from '../errors.js';
+import { localizeCommand } from '../i18n/commands.js';
 import type { CommandDeps, CommandModule } from './types.js';
 import type { AdminInteraction } from './veoAdmin/common.js';
 import {
@@ -26,7 +27,7 @@ const MANAGE_GUILD = PermissionFlagsBits.ManageGuild;
  * Manage Server by default; `execute` checks the permission again because Discord's Integrations settings
  * let a server show the command to anyone.
  */
-export const veoAdminCommandData = {
+export const veoAdminCommandData = localizeCommand({
   name: 'veo-admin',
   description: 'Server controls for Veo Bot: limits, members, budget, status',
   default_member_permissions: String(MANAGE_GUILD),
@@ -40,7 +41,7 @@ export const veoAdminCommandData = {
     statusSubcommand,
     forgetSubcommand,
   ],
-} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody;
+} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
 /** The gate every subcommand passes: in a server, and the caller holds Manage Server there right now. */
 function admitted(interaction: ChatInputCommandInteraction): AdminInteraction {

@@ -5,6 +5,7 @@ import {
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type Interaction,
+  type ModalSubmitInteraction,
 } from 'discord.js';
 import type { CommandModule } from '../commands/types.js';
 import { UserFacingError } from '../errors.js';
@@ -14,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { KieHttpError, KieRateLimitError, KieTimeoutError, KieError } from '../services/kie/errors.js';
 import type { BotEvent } from './types.js';
 
-type Repliable = ChatInputCommandInteraction | ButtonInteraction;
+type Repliable = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
 
 /** Discord says the interaction or its message is gone: there is nobody left to answer. */
 const GONE_CODES: ReadonlySet<number> = new Set([10062, 10008, 40060]);
@@ -29,7 +30,7 @@ export async function answerError(interaction: Repliable, error: unknown, logger
   const context = {
     interactionId: interaction.id,
     command: interaction.isChatInputCommand() ? interaction.commandName : undefined,
-    customId: interaction.isButton() ? interaction.customId : undefined,
+    customId: interaction.isButton() || interaction.isModalSubmit() ? interaction.customId : undefined,
     guildId: interaction.guildId,
     userId: interaction.user.id,
   };
@@ -62,6 +63,7 @@ export function createInteractionCreateEvent(
 ): BotEvent<typeof Events.InteractionCreate> {
   const byName = new Map(commands.map((c) => [c.data.name, c]));
   const buttons = new Map(commands.flatMap((c) => Object.entries(c.buttons)));
+  const modals = new Map(commands.flatMap((c) => Object.entries(c.modals ?? {})));
 
   async function route(interaction: Repliable): Promise<void> {
     if (interaction.isChatInputCommand()) {
@@ -71,6 +73,12 @@ export function createInteractionCreateEvent(
       return;
     }
     const decoded = decodeCustomId(interaction.customId);
+    if (interaction.isModalSubmit()) {
+      const onModal = decoded ? modals.get(decoded.prefix) : undefined;
+      if (!decoded || !onModal) throw new UserFacingError('error.job_not_found');
+      await onModal(interaction, decoded.jobId);
+      return;
+    }
     const handler = decoded ? buttons.get(decoded.prefix) : undefined;
     if (!decoded || !handler) throw new UserFacingError('error.job_not_found');
     await handler(interaction, decoded.jobId);
@@ -79,7 +87,7 @@ export function createInteractionCreateEvent(
   return {
     name: Events.InteractionCreate,
     async execute(interaction: Interaction) {
-      if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+      if (!interaction.isChatInputCommand() && !interaction.isButton() && !interaction.isModalSubmit()) return;
       try {
         await route(interaction);
         if (!interaction.replied && !interaction.deferred) throw new Error('handler returned without answering');

@@ -1,10 +1,12 @@
 import { enUS, type MessageKey } from './en-US.js';
+import { zhCN } from './zh-CN.js';
 
 export type { MessageKey };
 export type MessageParams = Readonly<Record<string, string | number>>;
 export type Catalogue = Readonly<Record<MessageKey, string>>;
 
-const catalogues: Readonly<Record<string, Catalogue>> = { 'en-US': enUS };
+/** Chosen by `interaction.locale` (a job keeps its requester's); anything else falls back to en-US. */
+const catalogues: Readonly<Record<string, Catalogue>> = { 'en-US': enUS, 'zh-CN': zhCN };
 
 export const FALLBACK_LOCALE = 'en-US';
 

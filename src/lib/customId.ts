@@ -1,6 +1,11 @@
 /** Every custom_id prefix the bot emits; the router claims interactions by these. */
 export const CustomIdPrefix = {
   Upscale1080p: 'veo:hd',
+  Rerun: 'veo:rerun',
+  Extend: 'veo:extend',
+  /** The Extend modal's submit (the button opens it; the modal carries the same job id). */
+  ExtendModal: 'veo:extendm',
+  Details: 'veo:details',
 } as const;
 
 export type CustomIdPrefix = (typeof CustomIdPrefix)[keyof typeof CustomIdPrefix];

@@ -1,6 +1,6 @@
 import { ButtonStyle, ComponentType, type APIActionRowComponent, type APIButtonComponent, type APIEmbed } from 'discord.js';
 import { t, type MessageKey } from '../i18n/index.js';
-import type { JobRecord } from '../services/jobRecord.js';
+import type { JobRecord, JobState } from '../services/jobRecord.js';
 import { CustomIdPrefix, encodeCustomId } from './customId.js';
 
 /** A message as the bot sends it, independent of which endpoint carries it. */
@@ -29,13 +29,32 @@ function trimmed(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-function jobEmbed(job: JobRecord, color: number, footer?: string): APIEmbed {
+/** "<t:…:f>": an absolute time each member sees in their own zone. */
+export function absoluteTime(ms: number): string {
+  return `<t:${Math.floor(ms / 1000)}:f>`;
+}
+
+/** "45 s" or "3 min", in the member's language. */
+export function formatDuration(locale: string, ms: number): string {
+  const seconds = Math.max(1, Math.round(ms / 1000));
+  if (seconds < 90) return t(locale, 'duration.seconds', { n: seconds });
+  return t(locale, 'duration.minutes', { n: Math.round(seconds / 60) });
+}
+
+interface EmbedField {
+  name: string;
+  value: string;
+  inline: boolean;
+}
+
+function jobEmbed(job: JobRecord, color: number, footer?: string, extra: readonly EmbedField[] = []): APIEmbed {
   const { locale, options } = job;
-  const fields: { name: string; value: string; inline: boolean }[] = [
+  const fields: EmbedField[] = [
     { name: t(locale, 'field.model'), value: options.model, inline: true },
     { name: t(locale, 'field.aspect'), value: options.aspectRatio, inline: true },
   ];
   if (options.seed !== null) fields.push({ name: t(locale, 'field.seed'), value: String(options.seed), inline: true });
+  fields.push(...extra);
   return {
     description: trimmed(options.prompt, EMBED_PROMPT_MAX),
     color,
@@ -48,6 +67,28 @@ const quiet = { parse: [] } as const;
 
 export interface StatusExtras {
   readonly position?: number | null;
+  /** The median duration of recent jobs of the same kind; null or absent: no expectation is shown. */
+  readonly expectedMs?: number | null;
+}
+
+/** The status embed's live facts: the queue position, the start, and when the video is expected. */
+function statusFields(job: JobRecord, extras: StatusExtras): EmbedField[] {
+  const { locale } = job;
+  const fields: EmbedField[] = [];
+  if (job.state === 'queued' && extras.position) {
+    fields.push({ name: t(locale, 'field.queue'), value: String(extras.position), inline: true });
+  }
+  if (job.state === 'generating' && job.submittedAt !== null) {
+    fields.push({ name: t(locale, 'field.started'), value: relativeTime(job.submittedAt), inline: true });
+    if (extras.expectedMs) {
+      const value = t(locale, 'status.eta', {
+        eta: relativeTime(job.submittedAt + extras.expectedMs),
+        duration: formatDuration(locale, extras.expectedMs),
+      });
+      fields.push({ name: t(locale, 'field.eta'), value, inline: true });
+    }
+  }
+  return fields;
 }
 
 export function statusKey(job: JobRecord, extras: StatusExtras = {}): string {
@@ -62,13 +103,18 @@ export function renderStatus(job: JobRecord, extras: StatusExtras = {}): Message
   else if (job.state === 'submitting') content = t(locale, 'status.submitting');
   else if (job.state === 'delivering') content = t(locale, 'status.delivering');
   else {
-    content = t(locale, 'status.generating', {
+    content = t(locale, job.options.extend ? 'status.extending' : 'status.generating', {
       model: job.options.model,
       aspect: job.options.aspectRatio,
       started: relativeTime(job.submittedAt ?? job.createdAt),
     });
   }
-  return { content, embeds: [jobEmbed(job, COLOR_WORKING)], components: [], allowedMentions: quiet };
+  return {
+    content,
+    embeds: [jobEmbed(job, COLOR_WORKING, undefined, statusFields(job, extras))],
+    components: [],
+    allowedMentions: quiet,
+  };
 }
 
 export interface ResultExtras {
@@ -77,15 +123,20 @@ export interface ResultExtras {
   readonly unitsLeft?: { readonly remaining: number; readonly limit: number } | null;
 }
 
+/** One row of at most five: 1080P, Rerun, Extend, Details, and the link to the source file. */
 export function resultButtons(job: JobRecord): APIActionRowComponent<APIButtonComponent> {
   const url = job.resultUrls[0];
+  const button = (prefix: CustomIdPrefix, key: MessageKey, style: ButtonStyle.Primary | ButtonStyle.Secondary): APIButtonComponent => ({
+    type: ComponentType.Button,
+    style,
+    label: t(job.locale, key),
+    custom_id: encodeCustomId(prefix, job.id),
+  });
   const components: APIButtonComponent[] = [
-    {
-      type: ComponentType.Button,
-      style: ButtonStyle.Primary,
-      label: t(job.locale, 'button.hd'),
-      custom_id: encodeCustomId(CustomIdPrefix.Upscale1080p, job.id),
-    },
+    button(CustomIdPrefix.Upscale1080p, 'button.hd', ButtonStyle.Primary),
+    button(CustomIdPrefix.Rerun, 'button.rerun', ButtonStyle.Secondary),
+    button(CustomIdPrefix.Extend, 'button.extend', ButtonStyle.Secondary),
+    button(CustomIdPrefix.Details, 'button.details', ButtonStyle.Secondary),
   ];
   if (url) components.push({ type: ComponentType.Button, style: ButtonStyle.Link, label: t(job.locale, 'button.open'), url });
   return { type: ComponentType.ActionRow, components };
@@ -132,4 +183,76 @@ export function renderMention(job: JobRecord, link: string): MessageView {
 
 export function renderNotice(locale: string, key: MessageKey, params: Record<string, string | number> = {}): MessageView {
   return { content: t(locale, key, params), embeds: [], components: [], allowedMentions: quiet };
+}
+
+export const STATE_KEYS: Readonly<Record<JobState, MessageKey>> = {
+  queued: 'state.queued',
+  submitting: 'state.submitting',
+  generating: 'state.generating',
+  delivering: 'state.delivering',
+  delivered: 'state.delivered',
+  undeliverable: 'state.undeliverable',
+  failed: 'state.failed',
+  failed_unknown: 'state.failed',
+};
+
+/** The Details button's answer, for the clicker's eyes only and in the clicker's language. */
+export function renderDetails(job: JobRecord, locale: string): MessageView {
+  const { options } = job;
+  const inline = (key: MessageKey, value: string): EmbedField => ({ name: t(locale, key), value, inline: true });
+  const fields: EmbedField[] = [
+    inline('field.model', options.model),
+    inline('field.aspect', options.aspectRatio),
+    inline('field.seed', options.seed === null ? t(locale, 'details.seed_random') : String(options.seed)),
+    inline('field.state', t(locale, STATE_KEYS[job.state])),
+    inline('field.requester', `<@${job.requesterId}>`),
+    inline('field.task', job.taskId === null ? '—' : `\`${job.taskId}\``),
+  ];
+  if (options.extend) fields.push(inline('field.extends', `\`${options.extend.taskId}\``));
+  fields.push(inline('field.requested', `${absoluteTime(job.createdAt)} (${relativeTime(job.createdAt)})`));
+  if (job.submittedAt !== null) fields.push(inline('field.started', `${absoluteTime(job.submittedAt)} (${relativeTime(job.submittedAt)})`));
+  if (job.finishedAt !== null) {
+    const took = job.submittedAt === null ? '' : ` · ${formatDuration(locale, job.finishedAt - job.submittedAt)}`;
+    fields.push(inline('field.finished', `${absoluteTime(job.finishedAt)}${took}`));
+  }
+  return {
+    content: '',
+    embeds: [{ title: t(locale, 'details.title'), description: trimmed(options.prompt, 4000), color: COLOR_WORKING, fields }],
+    components: [],
+    allowedMentions: quiet,
+  };
+}
+
+export interface JobListEntry {
+  readonly job: JobRecord;
+  /** The job's message in its channel, when there is one a member can open (not ephemeral, not a DM). */
+  readonly messageUrl: string | null;
+  /** kie's file, when it still has it. */
+  readonly videoUrl: string | null;
+  /** true when kie's 14 days have passed (or kie no longer knows the task). */
+  readonly videoExpired: boolean;
+}
+
+const LIST_PROMPT_MAX = 80;
+
+/** `/veo jobs`: newest first, one line each with the state, the age and the links. */
+export function renderJobList(locale: string, entries: readonly JobListEntry[]): MessageView {
+  if (entries.length === 0) return renderNotice(locale, 'jobs.empty');
+  const lines = entries.map(({ job, messageUrl, videoUrl, videoExpired }) => {
+    const parts = [
+      `**${t(locale, STATE_KEYS[job.state])}**`,
+      relativeTime(job.createdAt),
+      trimmed(job.options.prompt.replace(/\s+/g, ' '), LIST_PROMPT_MAX),
+    ];
+    if (messageUrl) parts.push(`[${t(locale, 'jobs.message')}](${messageUrl})`);
+    if (videoUrl) parts.push(`[${t(locale, 'jobs.video')}](${videoUrl})`);
+    else if (videoExpired) parts.push(t(locale, 'jobs.video_expired'));
+    return parts.join(' · ');
+  });
+  return {
+    content: '',
+    embeds: [{ title: t(locale, 'jobs.title', { count: entries.length }), description: lines.join('\n'), color: COLOR_WORKING }],
+    components: [],
+    allowedMentions: quiet,
+  };
 }

@@ -23,6 +23,8 @@ export interface HdClick {
   readonly channelId: string;
   readonly userId: string;
   readonly attachmentSizeLimit: number | null;
+  /** The clicker's language: the 1080P reply is theirs. */
+  readonly locale?: string;
 }
 
 export interface HdServiceDeps {
@@ -71,6 +73,7 @@ export class HdService {
         attachmentSizeLimit: click.attachmentSizeLimit,
         ephemeral: j.private,
         url: null,
+        ...(click.locale ? { locale: click.locale } : {}),
       };
       outcome.value = { kind: 'claimed', job: j };
       return { ...j, hd: next };
@@ -144,15 +147,16 @@ export class HdService {
     const limit = this.#limit(job, hd, viaToken);
     let view: MessageView;
     let files: OutgoingFile[] = [];
-    if (url === null) view = renderNotice(job.locale, 'hd.failed');
+    const locale = hd.locale ?? job.locale;
+    if (url === null) view = renderNotice(locale, 'hd.failed');
     else {
       const file = await this.#fetch(job, url, limit);
       if (file) {
-        view = renderNotice(job.locale, 'hd.ready_file');
+        view = renderNotice(locale, 'hd.ready_file');
         files = [file];
-      } else view = renderNotice(job.locale, 'hd.too_large', { limit: formatBytes(limit), url });
+      } else view = renderNotice(locale, 'hd.too_large', { limit: formatBytes(limit), url });
     }
-    const tooLargeView = url ? renderNotice(job.locale, 'hd.too_large', { limit: formatBytes(limit), url }) : view;
+    const tooLargeView = url ? renderNotice(locale, 'hd.too_large', { limit: formatBytes(limit), url }) : view;
     try {
       await this.#show(hd, viaToken, view, files, tooLargeView);
     } catch (error) {

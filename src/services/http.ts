@@ -15,6 +15,13 @@ export interface CallbackHint {
   readonly jobId: string | null;
 }
 
+/** A probe's verdict with a body that says more (the sharding manager lists every shard). */
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** JSON, sent as application/json. */
+  readonly json: unknown;
+}
+
 export interface HttpServerDeps {
   readonly port: number;
   readonly host?: string;
@@ -22,10 +29,10 @@ export interface HttpServerDeps {
   readonly logger: Logger;
   readonly hmacKey: string | undefined;
   /** Liveness: the process answers and the store reads. */
-  readonly healthy: () => Promise<boolean>;
+  readonly healthy: () => Promise<boolean | ProbeResult>;
   /** Readiness: the gateway is connected. */
-  readonly ready: () => boolean;
-  readonly metrics: { readonly contentType: string; text(): Promise<string> };
+  readonly ready: () => boolean | Promise<boolean | ProbeResult>;
+  readonly metrics: { readonly contentType: string; text(): Promise<string> } | (() => Promise<{ contentType: string; text: string }>);
   /** Runs after the 200 has been sent. */
   readonly onCallback: (hint: CallbackHint) => Promise<unknown>;
 }
@@ -78,6 +85,11 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
   const headers: Record<string, string | number> = { 'content-type': type, 'content-length': Buffer.byteLength(body) };
   if (close) headers.connection = 'close';
   res.writeHead(status, headers).end(body);
+}
+
+function sendProbe(res: ServerResponse, verdict: boolean | ProbeResult, okText: string, failText: string): void {
+  if (typeof verdict === 'boolean') return send(res, verdict ? 200 : 503, verdict ? okText : failText);
+  send(res, verdict.ok ? 200 : 503, `${JSON.stringify(verdict.json)}\n`, 'application/json');
 }
 
 class TooLargeError extends Error {}
@@ -157,13 +169,20 @@ export class HttpServer {
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
     if (route === '/healthz') {
       const healthy = await this.deps.healthy().catch(() => false);
-      return send(res, healthy ? 200 : 503, healthy ? 'ok\n' : 'store unavailable\n');
+      return sendProbe(res, healthy, 'ok\n', 'store unavailable\n');
     }
     if (route === '/readyz') {
-      const ready = this.deps.ready();
-      return send(res, ready ? 200 : 503, ready ? 'ready\n' : 'gateway not connected\n');
+      const ready = await Promise.resolve(this.deps.ready()).catch(() => false);
+      return sendProbe(res, ready, 'ready\n', 'gateway not connected\n');
     }
-    if (route === '/metrics') return send(res, 200, await this.deps.metrics.text(), this.deps.metrics.contentType);
+    if (route === '/metrics') {
+      const { metrics } = this.deps;
+      if (typeof metrics === 'function') {
+        const { contentType, text } = await metrics();
+        return send(res, 200, text, contentType);
+      }
+      return send(res, 200, await metrics.text(), metrics.contentType);
+    }
     send(res, 404, 'not found\n');
   }
 

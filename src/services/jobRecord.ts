@@ -29,6 +29,16 @@ export interface JobOptions {
    * such a job must never be submitted, or kie would make a text-only video.
    */
   readonly imagesPending?: boolean;
+  /** Set on an Extend job: it continues this kie task instead of generating from scratch. */
+  readonly extend?: ExtendSource;
+}
+
+/** The video an Extend job continues. */
+export interface ExtendSource {
+  readonly jobId: string;
+  readonly taskId: string;
+  /** When the source task was made: kie serves it for 14 days only. */
+  readonly taskCreatedAt: number;
 }
 
 export interface DeliveryAttempt {
@@ -49,6 +59,8 @@ export interface HdState {
   readonly attachmentSizeLimit: number | null;
   readonly ephemeral: boolean;
   readonly url: string | null;
+  /** The clicker's locale: the 1080P reply is theirs (absent on records written before it existed). */
+  readonly locale?: string;
 }
 
 /** One member's request, persisted before every side effect that depends on it (DESIGN §4). */

@@ -2,6 +2,7 @@ import type Keyv from 'keyv';
 import { JobNotFoundError } from '../errors.js';
 import type { Clock } from '../lib/clock.js';
 import { KeyedLock } from '../lib/keyedLock.js';
+import { shardKey, shardOfGuild, SINGLE_SHARD, type ShardPlace } from '../lib/shard.js';
 import { renderFailure, renderStatus, statusKey } from '../lib/render.js';
 import type { Logger } from '../logger.js';
 import type { DeliveryOutcome } from './delivery.js';
@@ -15,10 +16,12 @@ import {
   KieOutcomeUnknownError,
   KiePausedError,
 } from './kie/errors.js';
-import type { GenerateRequest, TaskInfo } from './kie/types.js';
+import type { ExtendRequest, GenerateRequest, TaskInfo } from './kie/types.js';
+import { durationKind } from './durations.js';
 
-const ACTIVE_INDEX = 'index:active';
-const HD_INDEX = 'index:hd';
+/** With several shards each has its own (`index:active:<shard>`): see shardKey. */
+export const ACTIVE_INDEX = 'index:active';
+export const HD_INDEX = 'index:hd';
 /** Past this many ids a member's index drops the ids whose records have expired. */
 const MEMBER_INDEX_PRUNE_AT = 100;
 const DAY_MS = 24 * 60 * 60_000;
@@ -40,7 +43,7 @@ function withoutToken(job: JobRecord): JobRecord['interaction'] {
 }
 
 /** A failed job kie may still finish (our 30 minutes passed, or a task adopted from a callback): still asked. */
-function stillPollingLate(job: JobRecord, now: number): boolean {
+export function stillPollingLate(job: JobRecord, now: number): boolean {
   return (job.state === 'failed' || job.state === 'failed_unknown') && job.lateUntil !== null && now < job.lateUntil;
 }
 
@@ -65,7 +68,14 @@ export class JobStore {
     private readonly store: Keyv,
     private readonly clock: Clock,
     private readonly observer?: JobObserver,
+    /** With several shards, a job is indexed under the shard that owns its guild (DMs: shard 0). */
+    private readonly shard: ShardPlace = SINGLE_SHARD,
   ) {}
+
+  /** The index that lists a job of this guild: its owning shard's. */
+  #indexOf(base: string, guildId: string | null): string {
+    return shardKey(base, { id: shardOfGuild(guildId, this.shard.count), count: this.shard.count });
+  }
 
   async get(id: string): Promise<JobRecord | undefined> {
     return (await this.store.get<JobRecord>(id)) ?? undefined;
@@ -81,7 +91,7 @@ export class JobStore {
       if (job.taskId) await this.store.set(taskKey(job.taskId), job.id, FINAL_RECORD_TTL_MS + 2 * DAY_MS);
       await this.store.set(job.id, job);
       this.observer?.(null, job);
-      await this.#index(ACTIVE_INDEX, job.id, true);
+      await this.#index(this.#indexOf(ACTIVE_INDEX, job.guildId), job.id, true);
       await this.#index(memberIndex(job.guildId, job.requesterId), job.id, true);
     });
   }
@@ -132,20 +142,20 @@ export class JobStore {
       if (next.taskId && next.taskId !== current.taskId) await this.store.set(taskKey(next.taskId), id, FINAL_RECORD_TTL_MS + 2 * DAY_MS);
       await this.store.set(id, next, done ? FINAL_RECORD_TTL_MS : undefined);
       this.observer?.(current, next);
-      if (done !== (isFinal(current) && !stillPollingLate(current, now)) || done) await this.#index(ACTIVE_INDEX, id, !done);
+      if (done !== (isFinal(current) && !stillPollingLate(current, now)) || done) await this.#index(this.#indexOf(ACTIVE_INDEX, next.guildId), id, !done);
       const hdPreparing = next.hd?.state === 'preparing';
-      if (hdPreparing !== (current.hd?.state === 'preparing')) await this.#index(HD_INDEX, id, hdPreparing);
+      if (hdPreparing !== (current.hd?.state === 'preparing')) await this.#index(this.#indexOf(HD_INDEX, next.guildId), id, hdPreparing);
       return next;
     });
   }
 
-  /** Jobs still moving, oldest first: the order resume re-queues them in. */
+  /** Jobs still moving (this shard's), oldest first: the order resume re-queues them in. */
   async active(): Promise<JobRecord[]> {
-    return this.#listIndex(ACTIVE_INDEX);
+    return this.#listIndex(shardKey(ACTIVE_INDEX, this.shard));
   }
 
   async hdPreparing(): Promise<JobRecord[]> {
-    return this.#listIndex(HD_INDEX);
+    return this.#listIndex(shardKey(HD_INDEX, this.shard));
   }
 
   async #listIndex(name: string): Promise<JobRecord[]> {
@@ -172,6 +182,7 @@ export class JobStore {
 
 export interface KiePort {
   generate(request: GenerateRequest): Promise<{ taskId: string }>;
+  extend(request: ExtendRequest): Promise<{ taskId: string }>;
   recordInfo(taskId: string): Promise<TaskInfo>;
   readonly circuit: { isOpen(): boolean; onChange(listener: (state: KieCircuitState) => void): () => void };
 }
@@ -218,7 +229,14 @@ export interface JobRunnerDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random?: () => number;
+  /** Recent generation times per kind of job, for the status's "expected" line (absent: none shown). */
+  readonly durations?: DurationPort;
   readonly options: JobRunnerOptions;
+}
+
+export interface DurationPort {
+  record(kind: string, ms: number): void;
+  median(kind: string): number | null;
 }
 
 export function scopeOf(job: Pick<JobRecord, 'guildId' | 'requesterId'>): QuotaScope {
@@ -444,7 +462,11 @@ export class JobRunner {
         this.#log(submitting, 'queued');
         let taskId: string;
         try {
-          ({ taskId } = await kie.generate(this.#request(submitting)));
+          const { extend } = submitting.options;
+          // An Extend job continues an earlier task; it is charged and limited like a generation.
+          ({ taskId } = extend
+            ? await kie.extend(this.#extendRequest(submitting, extend.taskId))
+            : await kie.generate(this.#request(submitting)));
         } catch (error) {
           if (error instanceof KiePausedError) {
             await jobs.update(id, (j) => ({ ...j, state: 'queued' }));
@@ -479,6 +501,17 @@ export class JobRunner {
       aspectRatio: options.aspectRatio,
       seed: options.seed ?? undefined,
       imageUrls: options.imageUrls.length > 0 ? options.imageUrls : undefined,
+      callBackUrl: this.deps.options.callbackUrl?.(job.id),
+    };
+  }
+
+  #extendRequest(job: JobRecord, sourceTaskId: string): ExtendRequest {
+    const { options } = job;
+    return {
+      taskId: sourceTaskId,
+      prompt: options.prompt,
+      model: options.model,
+      seed: options.seed ?? undefined,
       callBackUrl: this.deps.options.callbackUrl?.(job.id),
     };
   }
@@ -569,6 +602,7 @@ export class JobRunner {
         return { ...j, state: 'delivering', resultUrls: urls, late, lateUntil: null };
       });
       if (!guard.moved) return;
+      if (!late && job.submittedAt !== null) this.deps.durations?.record(durationKind(job), now - job.submittedAt);
       this.#log(delivering, job.state, { late });
       return this.#deliver(id);
     }
@@ -696,7 +730,8 @@ export class JobRunner {
       this.#lastStatus.set(id, status);
       const recorded = await this.deps.jobs.update(id, (j) => ({ ...j, status }));
       try {
-        await this.deps.delivery.updateJobMessage(recorded, renderStatus(recorded, { position }));
+        const expectedMs = this.deps.durations?.median(durationKind(recorded)) ?? null;
+        await this.deps.delivery.updateJobMessage(recorded, renderStatus(recorded, { position, expectedMs }));
       } catch (error) {
         this.deps.logger.warn({ jobId: id, err: error }, 'status edit failed');
       }

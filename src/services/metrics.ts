@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { FINAL_STATES, type JobRecord, type JobState } from './jobRecord.js';
 
 const ACTIVE_STATES: readonly JobState[] = ['queued', 'submitting', 'generating', 'delivering'];
@@ -64,14 +64,17 @@ export class BotMetrics {
       name: 'veo_gateway_ready',
       help: '1 while every gateway shard is connected',
       registers,
+      // Across shard processes (the sharding manager's /metrics): 1 only while all of them are.
+      aggregator: 'min',
       collect() {
         this.set(deps.gatewayReady() ? 1 : 0);
       },
     });
     new Gauge({
       name: 'veo_store_lease_held',
-      help: '1 while this process holds the store lease (only the holder runs jobs)',
+      help: '1 while this process holds the store lease (only the holder runs jobs); across shards, while every shard holds its own',
       registers,
+      aggregator: 'min',
       collect() {
         this.set(deps.leaseHeld() ? 1 : 0);
       },
@@ -85,6 +88,11 @@ export class BotMetrics {
 
   text(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  /** prom-client's JSON form, which a shard sends the sharding manager to aggregate (see aggregateMetrics). */
+  async json(): Promise<object[]> {
+    return this.registry.getMetricsAsJSON();
   }
 
   /** Called by the job store on every write. */
@@ -117,4 +125,13 @@ export function snowflakeTime(id: string): number | null {
 export function interactionIdOfCallback(path: string): string | null {
   const match = /\/interactions\/(\d+)\/[^/]+\/callback/.exec(path);
   return match?.[1] ?? null;
+}
+
+/**
+ * One Prometheus text from several processes' metrics (each `BotMetrics.json()`): counters and
+ * histograms are summed, gauges by their `aggregator` (sum unless they say otherwise).
+ */
+export async function aggregateMetrics(parts: readonly object[][]): Promise<{ contentType: string; text: string }> {
+  const registry = AggregatorRegistry.aggregate([...parts]);
+  return { contentType: registry.contentType, text: await registry.metrics() };
 }

@@ -379,14 +379,16 @@ export class QuotaService {
   /**
    * Run once at start, before new jobs: settles entries whose job ended while we were down. It scans the
    * whole namespace, so it stays out of hot paths. Counts are of member entries (budget twins are settled
-   * alongside and not counted again).
+   * alongside and not counted again). With several shards, `owns` keeps each to the ledgers of its own
+   * guilds (guildId null: the DM buckets), since another shard may be writing the others right now.
    */
-  async reconcile(lookup: JobLookup): Promise<ReconcileResult> {
+  async reconcile(lookup: JobLookup, owns: (guildId: string | null) => boolean = () => true): Promise<ReconcileResult> {
     const result: ReconcileResult = { refunded: 0, committed: 0, closed: 0 };
     // Keys are collected first: @keyv/sqlite pages with LIMIT/OFFSET, so writing while iterating could skip rows.
     const keys: string[] = [];
     for await (const [key, value] of this.#iterate()) {
-      if (lockKeyOfStoreKey(key) === null) continue;
+      const lockKey = lockKeyOfStoreKey(key);
+      if (lockKey === null || !owns(lockKey.startsWith('dm:') ? null : lockKey.slice('guild:'.length))) continue;
       if (parseLedger(value)?.entries.some((e) => e.open || e.state === 'held')) keys.push(key);
     }
     const fates = new Map<string, Awaited<ReturnType<JobLookup>>>();

@@ -1,5 +1,6 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
+import KeyvRedis from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import type { StoreLocation } from '../config.js';
@@ -41,9 +42,7 @@ async function tune(adapters: readonly KeyvSqlite[]): Promise<void> {
  * iterator() and clear() (DESIGN §8).
  */
 export function openStores(location: StoreLocation): Stores {
-  if (location.kind !== 'sqlite') {
-    throw new Error('STORE_URL: only sqlite:// stores are supported by this version');
-  }
+  if (location.kind === 'redis') return openRedisStores(location);
   prepareSqliteFile(location.file);
   const adapters: KeyvSqlite[] = [];
   const open = (namespace: Namespace): Keyv => {
@@ -56,6 +55,37 @@ export function openStores(location: StoreLocation): Stores {
   return {
     ...stores,
     ready: tune(adapters),
+    async close() {
+      await Promise.all(adapters.map((a) => a.disconnect()));
+    },
+  };
+}
+
+/**
+ * Redis (`@keyv/redis`): each namespace its own adapter and connection, keys `<namespace>::<key>` (or
+ * `<prefix>:<namespace>::<key>`), so iterator() of one namespace never sees another's keys. Every
+ * command is atomic on its own but Keyv does no compare-and-set: a value that two processes
+ * read-modify-write can lose a write, which is why each guild's values belong to one shard (DESIGN §8).
+ */
+function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>): Stores {
+  const adapters: KeyvRedis<unknown>[] = [];
+  const open = (namespace: Namespace): Keyv => {
+    const name = location.prefix === '' ? namespace : `${location.prefix}:${namespace}`;
+    const adapter = new KeyvRedis<unknown>(location.url, {
+      namespace: name,
+      throwOnErrors: true,
+      throwOnConnectError: true,
+      connectionTimeout: 10_000,
+    });
+    adapters.push(adapter);
+    // The adapter prefixes keys itself; Keyv adding its own would double them and break iteration.
+    return new Keyv({ store: adapter, namespace: name, useKeyPrefix: false, throwOnErrors: true });
+  };
+  const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
+  return {
+    ...stores,
+    // Connect every namespace now, so an unreachable Redis fails the start instead of the first command.
+    ready: Promise.all(adapters.map((a) => a.getClient())).then(() => undefined),
     async close() {
       await Promise.all(adapters.map((a) => a.disconnect()));
     },

@@ -42,6 +42,10 @@ class FakeKie implements KiePort {
     return { taskId: `task${this.generateCalls.length}` };
   }
 
+  async extend(): Promise<{ taskId: string }> {
+    return { taskId: `extend${this.generateCalls.length}` };
+  }
+
   async recordInfo(taskId: string): Promise<TaskInfo> {
     this.reads.push(taskId);
     const status = this.status;

@@ -9,7 +9,7 @@ import type { JobRecord } from '../../src/services/jobRecord.js';
 import { GENERATION_TIMEOUT_MS, JobRunner, JobStore, LATE_POLL_MS, type DeliveryPort, type KiePort } from '../../src/services/jobs.js';
 import type { KieCircuitState } from '../../src/services/kie/circuit.js';
 import { KieOutcomeUnknownError, KiePausedError } from '../../src/services/kie/errors.js';
-import type { GenerateRequest, TaskInfo } from '../../src/services/kie/types.js';
+import type { ExtendRequest, GenerateRequest, TaskInfo } from '../../src/services/kie/types.js';
 import { QuotaService } from '../../src/services/quota.js';
 import { makeJob } from '../helpers/jobs.js';
 
@@ -58,6 +58,13 @@ class FakeKie implements KiePort {
     this.generateCalls.push(request);
     const answer = this.generateAnswers.shift();
     return answer ? answer() : { taskId: `task${this.generateCalls.length}` };
+  }
+
+  extendCalls: ExtendRequest[] = [];
+
+  async extend(request: ExtendRequest): Promise<{ taskId: string }> {
+    this.extendCalls.push(request);
+    return { taskId: `extend${this.extendCalls.length}` };
   }
 
   async recordInfo(taskId: string): Promise<TaskInfo> {

@@ -1,16 +1,29 @@
-import Keyv from 'keyv';
-import { beforeEach, describe, expect, it } from 'vitest';
+import type Keyv from 'keyv';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { StoreLocation } from '../../src/config.js';
 import { JobStore } from '../../src/services/jobs.js';
+import { openStores, type Stores } from '../../src/services/store.js';
 import { makeJob } from '../helpers/jobs.js';
+import { durableBackends } from '../helpers/stores.js';
 
-describe('JobStore per-member index (for /veo-admin forget)', () => {
+describe.each(durableBackends)('JobStore per-member index (for /veo-admin forget) on $name', (backend) => {
+  let location: StoreLocation;
+  let stores: Stores;
   let store: Keyv;
   let jobs: JobStore;
   const clock = { now: () => 1_700_000_000_000 };
 
-  beforeEach(() => {
-    store = new Keyv({ namespace: 'jobs' });
+  beforeEach(async () => {
+    location = await backend.fresh();
+    stores = openStores(location);
+    await stores.ready;
+    store = stores.jobs;
     jobs = new JobStore(store, clock);
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    await backend.remove(location);
   });
 
   it('GIVEN jobs of several members and servers WHEN listed THEN each member sees only theirs, per server', async () => {

@@ -11,6 +11,7 @@ export async function onHdClick(interaction: ButtonInteraction, jobId: string, d
     channelId: interaction.channelId,
     userId: interaction.user.id,
     attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
+    locale: interaction.locale,
   });
   const ephemeral = { flags: MessageFlags.Ephemeral } as const;
   if (claim.kind === 'missing') throw new UserFacingError('error.job_not_found');

@@ -1,8 +1,9 @@
-import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
+import { MessageFlags } from 'discord.js';
+import { UserFacingError } from '../../errors.js';
 import { newJobId } from '../../lib/jobId.js';
 import type { JobOptions, JobRecord } from '../../services/jobRecord.js';
 import type { CommandDeps } from '../types.js';
-import { preflight, refusalFor } from './preflight.js';
+import { preflight, refusalFor, type JobInteraction } from './preflight.js';
 
 export interface JobRequest {
   readonly options: JobOptions;
@@ -10,7 +11,9 @@ export interface JobRequest {
 }
 
 /** Builds the record of a job accepted from this interaction, before anything is sent anywhere. */
-export function newJobRecord(interaction: ChatInputCommandInteraction, request: JobRequest, id: string, units: number, now: number): JobRecord {
+export function newJobRecord(interaction: JobInteraction, request: JobRequest, id: string, units: number, now: number): JobRecord {
+  // A modal submit's channel is typed as optional; every job needs one to post in.
+  if (interaction.channelId === null) throw new UserFacingError('error.generic');
   return {
     id,
     requesterId: interaction.user.id,
@@ -53,7 +56,7 @@ export function newJobRecord(interaction: ChatInputCommandInteraction, request: 
  * then the defer that makes the reply the job's one message. Returns the stored job, not yet submitted.
  */
 export async function acceptJob(
-  interaction: ChatInputCommandInteraction,
+  interaction: JobInteraction,
   deps: CommandDeps,
   request: JobRequest,
 ): Promise<JobRecord> {

@@ -17,7 +17,7 @@ import {
   trimKieMessage,
   type KieError,
 } from './errors.js';
-import type { GenerateRequest, HdResult, TaskInfo, UploadRequest, UploadResult } from './types.js';
+import type { ExtendRequest, GenerateRequest, HdResult, TaskInfo, UploadRequest, UploadResult, VeoModel } from './types.js';
 
 export interface KieClientOptions {
   apiBaseUrl: string;
@@ -44,6 +44,7 @@ export interface KieClientOptions {
 export interface KieApi {
   readonly circuit: KieCircuit;
   generate(req: GenerateRequest): Promise<{ taskId: string }>;
+  extend(req: ExtendRequest): Promise<{ taskId: string }>;
   recordInfo(taskId: string): Promise<TaskInfo>;
   get1080p(taskId: string, index?: number): Promise<HdResult>;
   uploadFile(req: UploadRequest): Promise<UploadResult>;
@@ -51,6 +52,13 @@ export interface KieApi {
 }
 
 const GENERATE_PATH = '/api/v1/veo/generate';
+const EXTEND_PATH = '/api/v1/veo/extend';
+/** The extend endpoint has its own model enum (kie-veo-api.md §3c). */
+export const EXTEND_MODELS: Readonly<Record<VeoModel, 'fast' | 'quality' | 'lite'>> = {
+  veo3_fast: 'fast',
+  veo3: 'quality',
+  veo3_lite: 'lite',
+};
 const MAX_BACKOFF_MS = 30_000;
 /** A longer Retry-After is handed to the caller (KieRateLimitError) rather than slept through here. */
 const MAX_RETRY_AFTER_MS = 60_000;
@@ -135,13 +143,22 @@ export class KieClient implements KieApi {
   }
 
   async generate(req: GenerateRequest): Promise<{ taskId: string }> {
+    return this.createTask(GENERATE_PATH, generateBody(req));
+  }
+
+  /** Charged like a generation, so retried under the same rule: only when no task can have been made. */
+  async extend(req: ExtendRequest): Promise<{ taskId: string }> {
+    return this.createTask(EXTEND_PATH, extendBody(req));
+  }
+
+  private async createTask(path: string, json: Record<string, unknown>): Promise<{ taskId: string }> {
     const paused = this.circuit.pauseReason();
-    if (paused) throw new KiePausedError({ method: 'POST', path: GENERATE_PATH, attempt: 0, reason: paused });
+    if (paused) throw new KiePausedError({ method: 'POST', path, attempt: 0, reason: paused });
     const call: Call = {
       method: 'POST',
-      url: this.apiBaseUrl + GENERATE_PATH,
-      path: GENERATE_PATH,
-      json: generateBody(req),
+      url: this.apiBaseUrl + path,
+      path,
+      json,
       policy: 'generate',
       maxRetries: this.maxRetries,
       timeoutMs: this.generateTimeoutMs,
@@ -381,6 +398,16 @@ function generateBody(req: GenerateRequest): Record<string, unknown> {
     ...(images
       ? { imageUrls: [...images], generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO' }
       : { generationType: 'TEXT_2_VIDEO' }),
+    ...(req.callBackUrl ? { callBackUrl: req.callBackUrl } : {}),
+  };
+}
+
+function extendBody(req: ExtendRequest): Record<string, unknown> {
+  return {
+    taskId: req.taskId,
+    prompt: req.prompt,
+    model: EXTEND_MODELS[req.model],
+    ...(req.seed !== undefined ? { seeds: req.seed } : {}),
     ...(req.callBackUrl ? { callBackUrl: req.callBackUrl } : {}),
   };
 }

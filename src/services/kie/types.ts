@@ -15,6 +15,17 @@ export interface GenerateRequest {
   callBackUrl?: string | undefined;
 }
 
+/** POST /api/v1/veo/extend: continues a finished Veo task; kie names the models `fast`/`quality`/`lite`. */
+export interface ExtendRequest {
+  /** The kie task of the video to continue. */
+  taskId: string;
+  prompt: string;
+  /** The original video's model; the client sends kie's extend name for it. */
+  model: VeoModel;
+  seed?: number | undefined;
+  callBackUrl?: string | undefined;
+}
+
 export type TaskStatus = 'generating' | 'succeeded' | 'failed';
 
 export interface TaskInfo {

@@ -423,6 +423,31 @@ function checkDescriptions(entity: Record<string, unknown>, label: string, out: 
   }
 }
 
+/** Choice names are free text (the naming rule does not apply): 1-100 characters, localized ones too; at most 25. */
+function checkChoices(choices: unknown, label: string, out: string[]): void {
+  if (choices === undefined || choices === null) return;
+  if (!Array.isArray(choices)) {
+    out.push(`${label}: choices must be an array`);
+    return;
+  }
+  const list = choices as unknown[];
+  if (list.length > 25) out.push(`${label}: at most 25 choices (got ${list.length})`);
+  list.forEach((choice, i) => {
+    if (!isRecord(choice)) return;
+    const names: [string, unknown][] = [['', choice.name]];
+    if (isRecord(choice.name_localizations)) {
+      for (const [locale, name] of Object.entries(choice.name_localizations)) if (name !== null) names.push([` (${locale})`, name]);
+    } else if (choice.name_localizations !== undefined && choice.name_localizations !== null) {
+      out.push(`${label}.choices[${i}]: name_localizations must be an object`);
+    }
+    for (const [where, name] of names) {
+      if (typeof name !== 'string' || name.length < 1 || name.length > 100) {
+        out.push(`${label}.choices[${i}]${where}: choice name must be 1-100 characters`);
+      }
+    }
+  });
+}
+
 function checkOptions(options: unknown, label: string, out: string[]): void {
   if (options === undefined || options === null) return;
   if (!Array.isArray(options)) {
@@ -440,6 +465,7 @@ function checkOptions(options: unknown, label: string, out: string[]): void {
     checkName(option.name, `option ${optLabel}`, true, out);
     checkLocalizedNames(option.name_localizations, `option ${optLabel}`, true, out);
     checkDescriptions(option, `option ${optLabel}`, out);
+    checkChoices(option.choices, `option ${optLabel}`, out);
     if (option.type === 1 || option.type === 2) checkOptions(option.options, optLabel, out);
   });
 }

@@ -146,6 +146,21 @@ export interface SlashCommandInput {
   attachments?: { id: string; filename: string; size: number; contentType: string; url: string }[];
 }
 
+export interface ModalSubmitInput {
+  customId: string;
+  /** The message whose button opened the modal; omitted for a modal opened by a slash command. */
+  messageId?: string;
+  /** The submitted text inputs, by custom_id (sent inside Label components, as Discord does). */
+  fields: Record<string, string>;
+  userId?: string;
+  locale?: string;
+  guildId?: string | null;
+  channelId?: string;
+  appPermissions?: string;
+  memberPermissions?: string;
+  attachmentSizeLimit?: number;
+}
+
 export interface ButtonClickInput {
   customId: string;
   messageId: string;
@@ -240,7 +255,7 @@ interface ChannelState {
 interface InteractionState {
   id: string;
   token: string;
-  kind: 2 | 3;
+  kind: 2 | 3 | 5;
   createdAt: number;
   dispatchedAt: number | null;
   expired: boolean;
@@ -497,6 +512,23 @@ export class LoopbackDiscord {
     }
     const data = { component_type: 2, custom_id: input.customId };
     return this.dispatchInteraction(3, ctx, input, data, message, null);
+  }
+
+  /** A MODAL_SUBMIT (type 5) interaction, as sent after a member submits a modal the bot showed. */
+  modalSubmit(input: ModalSubmitInput): Promise<InteractionHandle> {
+    const message = input.messageId === undefined ? undefined : this.messages.get(input.messageId);
+    const ctx = this.interactionContext(
+      input.guildId === undefined && message ? (message.guild_id ?? null) : input.guildId,
+      input.channelId ?? message?.channel_id,
+      input.userId,
+    );
+    const components = Object.entries(input.fields).map(([customId, value], i) => ({
+      type: 18,
+      id: 2 * i + 1,
+      component: { type: 4, id: 2 * i + 2, custom_id: customId, value },
+    }));
+    const data = { custom_id: input.customId, components };
+    return this.dispatchInteraction(5, ctx, input, data, message ?? null, null);
   }
 
   waitForRequest(
@@ -984,7 +1016,7 @@ export class LoopbackDiscord {
   }
 
   private async dispatchInteraction(
-    kind: 2 | 3,
+    kind: 2 | 3 | 5,
     ctx: {
       guild: GuildFixture | null;
       guildId: string | null;
@@ -1537,7 +1569,9 @@ export class LoopbackDiscord {
     const type = typeof body.type === 'number' ? body.type : -1;
     const data = isRecord(body.data) ? body.data : {};
     const componentOnly = type === 6 || type === 7;
-    if ((componentOnly && interaction.kind !== 3) || type === 1 || type === 8) {
+    // A modal submit may update the message it came from, but never answer with another modal.
+    const fromComponent = interaction.kind === 3 || (interaction.kind === 5 && 'interacted_message_id' in interaction.metadata);
+    if ((componentOnly && !fromComponent) || type === 1 || type === 8 || (type === 9 && interaction.kind === 5)) {
       rec.violations.push(`callback type ${type} is not valid for an interaction of type ${interaction.kind}`);
       return fail(400, 50035, 'Invalid Form Body');
     }

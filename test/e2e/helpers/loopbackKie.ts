@@ -43,6 +43,10 @@ export interface LoopbackKieTask {
   hdScript: HdStep[];
   createTime: number;
   completeTime: number | null;
+  /** For a task made by POST /api/v1/veo/extend: the task it continues. */
+  extendOf?: string;
+  /** Extend tasks: the stitched full video (kie's `fullResultUrls`). */
+  fullResultUrls?: string[];
 }
 
 export type AutoOutcome = 'success' | { errorCode: number; errorMessage: string };
@@ -60,6 +64,8 @@ interface Waiter {
 }
 
 const GENERATE_PATH = '/api/v1/veo/generate';
+const EXTEND_PATH = '/api/v1/veo/extend';
+const EXTEND_MODELS: ReadonlySet<unknown> = new Set(['fast', 'quality', 'lite']);
 const HD_PROCESSING = '1080P is processing. It should be ready in 1-2 minutes. Please check back shortly.';
 
 /** Bytes that start like a real mp4 (an `ftyp` box, then one `mdat` box), filled deterministically. */
@@ -143,6 +149,10 @@ export class LoopbackKie {
     return this.requests.filter((r) => r.method === 'POST' && r.path === GENERATE_PATH);
   }
 
+  extendRequests(): KieRecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === EXTEND_PATH);
+  }
+
   /** Queued, one consumed per generate call; when the queue is empty generate accepts. */
   nextGenerate(...behaviors: GenerateBehavior[]): void {
     this.generateQueue.push(...behaviors);
@@ -151,6 +161,8 @@ export class LoopbackKie {
   completeTask(taskId: string, videoBytes?: number): void {
     const task = this.task(taskId);
     const url = this.addVideo(`${taskId}.mp4`, videoBytes ?? this.videoBytes);
+    // An extension's result is the new segment; the stitched whole is in fullResultUrls.
+    if (task.extendOf !== undefined) task.fullResultUrls = [this.addVideo(`${taskId}-full.mp4`, videoBytes ?? this.videoBytes)];
     Object.assign(task, {
       successFlag: 1,
       resultUrls: [url],
@@ -273,6 +285,7 @@ export class LoopbackKie {
     }
     const route = `${r.method} ${r.path}`;
     if (route === `POST ${GENERATE_PATH}`) this.generate(r, res);
+    else if (route === `POST ${EXTEND_PATH}`) this.extend(r, res);
     else if (route === 'GET /api/v1/veo/record-info') this.recordInfo(r, res);
     else if (route === 'GET /api/v1/veo/get-1080p-video') this.hd(r, res);
     else if (route === 'GET /api/v1/chat/credit') sendJson(res, 200, { code: 200, msg: 'success', data: this.credits });
@@ -310,6 +323,45 @@ export class LoopbackKie {
     sendJson(res, 200, { code: 200, msg: 'success', data: { taskId } });
   }
 
+  /** kie-veo-api.md §3c: continues a finished task; its own model enum; polled with record-info. */
+  private extend(r: KieRecordedRequest, res: ServerResponse): void {
+    const body = isRecord(r.json) ? r.json : null;
+    if (!body || typeof body.prompt !== 'string' || body.prompt === '') {
+      sendJson(res, 200, { code: 422, msg: 'prompt is required', data: null });
+      return;
+    }
+    if (body.model !== undefined && !EXTEND_MODELS.has(body.model)) {
+      sendJson(res, 200, { code: 422, msg: 'model is invalid', data: null });
+      return;
+    }
+    const source = typeof body.taskId === 'string' ? this.tasks.get(body.taskId) : undefined;
+    if (!source) {
+      sendJson(res, 200, { code: 422, msg: 'record is null', data: null });
+      return;
+    }
+    if (source.successFlag !== 1) {
+      sendJson(res, 200, { code: 422, msg: 'record status is not success', data: null });
+      return;
+    }
+    const taskId = `extend${randomBytes(14).toString('hex')}`;
+    this.tasks.set(taskId, {
+      taskId,
+      body,
+      successFlag: 0,
+      resultUrls: [],
+      errorCode: null,
+      errorMessage: null,
+      readsUntilDone: this.autoComplete ? this.autoComplete.afterReads : null,
+      hdScript: ['ready'],
+      createTime: Date.now(),
+      completeTime: null,
+      extendOf: source.taskId,
+    });
+    if (this.autoComplete) this.outcomes.set(taskId, this.autoComplete.outcome);
+    r.taskId = taskId;
+    sendJson(res, 200, { code: 200, msg: 'success', data: { taskId } });
+  }
+
   private recordInfo(r: KieRecordedRequest, res: ServerResponse): void {
     const task = this.tasks.get(r.query.taskId ?? '');
     if (!task) {
@@ -335,7 +387,7 @@ export class LoopbackKie {
               taskId: task.taskId,
               resultUrls: task.resultUrls,
               originUrls: null,
-              fullResultUrls: null,
+              fullResultUrls: task.fullResultUrls ?? null,
               resolution: '720p',
             }
           : null,

@@ -20,13 +20,17 @@ describe('renderers', () => {
     expect(statusKey(makeJob({ state: 'generating' }))).toBe('generating');
   });
 
-  it('GIVEN a finished job THEN the result has the 1080P button and a link button, and the units left', () => {
+  it('GIVEN a finished job THEN the result has 1080P, Rerun, Extend, Details and a link button in one row, and the units left', () => {
     const job = makeJob({ state: 'delivering', resultUrls: ['https://files.example/v.mp4'] });
     const view = renderResult(job, { attached: true, limitBytes: 10 * 1024 * 1024, unitsLeft: { remaining: 3, limit: 5 } });
+    expect(view.components).toHaveLength(1);
     const buttons = view.components[0]?.components ?? [];
-    expect(buttons).toHaveLength(2);
+    expect(buttons).toHaveLength(5);
     expect(buttons[0]).toMatchObject({ custom_id: `veo:hd:${job.id}`, label: '1080P' });
-    expect(buttons[1]).toMatchObject({ url: 'https://files.example/v.mp4', style: 5 });
+    expect(buttons[1]).toMatchObject({ custom_id: `veo:rerun:${job.id}`, label: 'Rerun' });
+    expect(buttons[2]).toMatchObject({ custom_id: `veo:extend:${job.id}`, label: 'Extend' });
+    expect(buttons[3]).toMatchObject({ custom_id: `veo:details:${job.id}`, label: 'Details' });
+    expect(buttons[4]).toMatchObject({ url: 'https://files.example/v.mp4', style: 5 });
     expect(view.embeds[0]?.footer?.text).toBe('3 of 5 units left');
     expect(view.content).not.toContain('https://');
   });

@@ -1,10 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuildSettingsStore } from '../../../src/services/guildSettings.js';
 import { QuotaService, type QuotaDefaults } from '../../../src/services/quota.js';
+import type { StoreLocation } from '../../../src/config.js';
 import { openStores, type Stores } from '../../../src/services/store.js';
+import { durableBackends } from '../../helpers/stores.js';
 
 const T0 = Date.UTC(2025, 0, 1);
 const defaults: QuotaDefaults = {
@@ -14,14 +13,15 @@ const defaults: QuotaDefaults = {
   maxActiveJobs: 50,
 };
 
-/** The production wiring: settings in namespace `guilds`, the ledger in `quota`, one SQLite file. */
-describe('server settings and the quota ledger on a real SQLite file', () => {
-  let dir: string;
+/** The production wiring: settings in namespace `guilds`, the ledger in `quota`, one store (SQLite file or Redis). */
+describe.each(durableBackends)('server settings and the quota ledger on $name', (backend) => {
+  let location: StoreLocation;
   let stores: Stores[];
 
-  function open(): { settings: GuildSettingsStore; quota: QuotaService } {
-    const s = openStores({ kind: 'sqlite', file: path.join(dir, 'bot.sqlite') });
+  async function open(): Promise<{ settings: GuildSettingsStore; quota: QuotaService }> {
+    const s = openStores(location);
     stores.push(s);
+    await s.ready;
     const settings = new GuildSettingsStore(s.guilds);
     const quota = new QuotaService({
       store: s.quota,
@@ -33,17 +33,17 @@ describe('server settings and the quota ledger on a real SQLite file', () => {
   }
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'veo-settings-'));
+    location = await backend.fresh();
     stores = [];
   });
 
   afterEach(async () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
-    await rm(dir, { recursive: true, force: true });
+    await backend.remove(location);
   });
 
   it('GIVEN a server budget of 7 WHEN 50 reservations from 10 members race THEN exactly 7 are granted', async () => {
-    const { settings, quota } = open();
+    const { settings, quota } = await open();
     await settings.setBudget('g1', 7);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
@@ -56,7 +56,7 @@ describe('server settings and the quota ledger on a real SQLite file', () => {
   });
 
   it('GIVEN 20 admin changes at once WHEN they land THEN none is lost, and a restart reads them back', async () => {
-    const { settings } = open();
+    const { settings } = await open();
     await Promise.all([
       ...Array.from({ length: 10 }, (_, i) => settings.setBlocked('g1', `m${i}`, true)),
       ...Array.from({ length: 10 }, (_, i) => settings.changeLimits('g1', { costs: { veo3: 1 + i } })),
@@ -66,7 +66,7 @@ describe('server settings and the quota ledger on a real SQLite file', () => {
     const [before] = stores.splice(0);
     await before?.close();
 
-    const { settings: again, quota } = open();
+    const { settings: again, quota } = await open();
     expect(await again.get('g1')).toEqual(first);
     expect(await quota.reserve({ guildId: 'g1', userId: 'm3' }, 'j1', 'veo3_fast')).toMatchObject({
       ok: false,

@@ -1,0 +1,147 @@
+/**
+ * `npm run start:sharded`: the sharding manager, a composition root of its own (like src/index.ts, and
+ * the only other place services are built). It refuses a SQLite store, resolves SHARD_COUNT, re-files the
+ * job indexes when the count changed, forks one process per shard on the compiled entry point
+ * (dist/src/index.js, respawned when it dies), and serves the one HTTP listener: kie callbacks, routed to
+ * the shard that owns the job, and /healthz, /readyz and /metrics for every shard (DESIGN §7, §8).
+ */
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { systemClock } from './lib/clock.js';
+import { createLogger, type Logger } from './logger.js';
+import { recommendedShardCount } from './services/gatewayBot.js';
+import { HttpServer } from './services/http.js';
+import { adoptShardLayout } from './services/jobLayout.js';
+import { JobStore } from './services/jobs.js';
+import { ShardFleet } from './services/shardFleet.js';
+import { openStores } from './services/store.js';
+
+/** The shard entry point: the compiled bot beside this file. */
+export const SHARD_ENTRY = fileURLToPath(new URL('./index.js', import.meta.url));
+
+export class ShardingRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShardingRefusedError';
+  }
+}
+
+export interface Manager {
+  readonly fleet: ShardFleet;
+  readonly logger: Logger;
+  readonly httpPort: number | null;
+  stop(): Promise<void>;
+}
+
+/** Builds and starts the manager: everything up to forking the shards. */
+export async function startManager(config: Config, logger: Logger = createLogger(config.logLevel, [config.discordToken, config.kieApiKey])): Promise<Manager> {
+  if (config.store.kind !== 'redis') {
+    throw new ShardingRefusedError(
+      'npm run start:sharded needs a shared store: STORE_URL is SQLite, which serves exactly one process. ' +
+        'Set STORE_URL=redis://host:6379 (see README, "Running on several shards"), or run one process with npm start.',
+    );
+  }
+  const clock = systemClock;
+  const totalShards =
+    config.shardCount === 'auto'
+      ? await recommendedShardCount({ apiBaseUrl: config.discordApiBaseUrl, token: config.discordToken })
+      : config.shardCount;
+  logger.info({ shards: totalShards, requested: config.shardCount }, 'shard count resolved');
+
+  const stores = openStores(config.store);
+  await stores.ready;
+  // No shard runs yet, so nothing else writes the indexes while they move.
+  await adoptShardLayout(stores.jobs, totalShards, clock, logger);
+  const jobs = new JobStore(stores.jobs, clock);
+
+  const fleet = new ShardFleet({
+    file: SHARD_ENTRY,
+    token: config.discordToken,
+    totalShards,
+    spawnDelayMs: config.shardSpawnDelayMs,
+    execArgv: ['--enable-source-maps'],
+    jobs,
+    storeUp: async () => {
+      await stores.leases.has('healthz');
+      return true;
+    },
+    clock,
+    logger,
+  });
+  const http = new HttpServer({
+    port: config.httpPort,
+    clock,
+    logger: logger.child({ component: 'http' }),
+    hmacKey: config.kieWebhookHmacKey,
+    healthy: () => fleet.health(),
+    ready: () => fleet.readiness(),
+    metrics: () => fleet.metrics(),
+    onCallback: (hint) => fleet.forwardCallback(hint),
+  });
+  await http.listen();
+  await fleet.spawn();
+
+  let stopped = false;
+  return {
+    fleet,
+    logger,
+    get httpPort() {
+      return http.port;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await http.close();
+      await fleet.stop();
+      await stores.close();
+      logger.info({}, 'sharding manager stopped');
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(readEnvironment());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel, [config.discordToken, config.kieApiKey]).child({ role: 'manager' });
+  let manager: Manager | null = null;
+  let shuttingDown = false;
+  const shutdown = (reason: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ reason }, 'shutting down');
+    setTimeout(() => process.exit(1), 20_000).unref();
+    (manager?.stop() ?? Promise.resolve())
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  try {
+    manager = await startManager(config, logger);
+  } catch (error) {
+    if (error instanceof ShardingRefusedError) {
+      console.error(`Veo Bot cannot start sharded: ${error.message}`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  if (shuttingDown) await manager.stop();
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? `${error.name}: ${error.message}` : 'startup failed');
+    process.exit(1);
+  });
+}
