@@ -305,5 +305,10 @@ export function loadDeployConfig(env: Environment): DeployConfig {
 export function readEnvironment(cwd: string = process.cwd()): Environment {
   const file = path.join(cwd, '.env');
   const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
-  return { ...fromFile, ...process.env };
+  const environment = { ...fromFile, ...process.env };
+  // discord.js's Client reads SHARD_COUNT from process.env by itself, and throws on our `auto` (the
+  // manager's setting). Outside a shard it is ours alone, so it is taken out; the Client gets its shard
+  // options from Config. (In a shard the manager sets it to the number the Client must use anyway.)
+  if (process.env.SHARDING_MANAGER !== 'true') delete process.env.SHARD_COUNT;
+  return environment;
 }

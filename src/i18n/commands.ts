@@ -77,7 +77,11 @@ export function localizedEntry(locale: CommandLocale, path: string): LocalizedTe
 }
 
 /** The entry for a choice of the option at `optionPath`. */
-export function localizedChoice(locale: CommandLocale, optionPath: string, value: string | number): LocalizedText | undefined {
+export function localizedChoice(
+  locale: CommandLocale,
+  optionPath: string,
+  value: string | number,
+): LocalizedText | undefined {
   const table = TABLES[locale];
   const option = optionPath.slice(optionPath.lastIndexOf('.') + 1);
   return table[`${optionPath}=${String(value)}`] ?? table[`*.${option}=${String(value)}`];

@@ -9,15 +9,18 @@ export const zhCN = {
   'refusal.prompt_too_long': '提示词有 {length} 个字符，上限是 {max}。请缩短后再试。',
   'refusal.seed_range': '种子必须是 10000 到 99999 之间的整数。',
   'refusal.dm_disabled': '本机器人只能在服务器中使用。请在服务器频道里使用该命令。',
-  'refusal.missing_permissions': '我无法在这里发布你的视频：我在本频道缺少以下权限：{permissions}。请让服务器管理员授予，或换个频道试试。',
+  'refusal.missing_permissions':
+    '我无法在这里发布你的视频：我在本频道缺少以下权限：{permissions}。请让服务器管理员授予，或换个频道试试。',
   'refusal.not_member': '我不是本服务器的成员，无法在这里发布。请让服务器管理员邀请本机器人。',
-  'refusal.paused_credits': '视频生成已暂停：服务账户的积分用完了。我每分钟检查一次，充值后会立即恢复接单；请稍后再试。',
+  'refusal.paused_credits':
+    '视频生成已暂停：服务账户的积分用完了。我每分钟检查一次，充值后会立即恢复接单；请稍后再试。',
   'refusal.paused_maintenance': '视频服务正在维护，视频生成已暂停。请过几分钟再试。',
   'refusal.blocked': '服务器管理员已禁止你在这里生成视频。如果你认为这是误会，请联系管理员。',
   'refusal.budget': '本服务器最近 24 小时的共享视频预算已用完。{when}会有足够的额度。',
   'refusal.active_jobs': '你在这里已有 {max} 个视频正在生成。请等其中一个完成后再试。',
   'refusal.quota': '你的 {limit} 个单位还剩 {remaining} 个，而 {model} 需要 {cost} 个。{when}会恢复足够的单位。',
-  'refusal.model_unavailable': '{model} 模型需要 {cost} 个单位，超出本服务器的允许范围，因此在这里不可用。请选择 {available}。',
+  'refusal.model_unavailable':
+    '{model} 模型需要 {cost} 个单位，超出本服务器的允许范围，因此在这里不可用。请选择 {available}。',
   'refusal.no_model_available': '目前没有哪个模型的费用低到可以在本服务器运行。请让服务器管理员检查 `/veo管理 限额`。',
   'refusal.image_type': '附件 `{option}` 不是我能使用的图片。请附上不超过 {max} 的 JPEG、PNG 或 WebP 图片。',
   'refusal.image_too_large': '附件 `{option}` 大小为 {size}，上限是 {max}。请附上更小的 JPEG、PNG 或 WebP 图片。',
@@ -61,7 +64,8 @@ export const zhCN = {
   'state.failed': '失败',
   'details.title': '视频详情',
   'details.seed_random': '由视频服务选择',
-  'action.not_yours': '只有制作这个视频的 <@{user}> 或拥有“管理服务器”权限的成员才能重新生成或延长它。用 `/veo视频 文生视频` 制作你自己的视频吧。',
+  'action.not_yours':
+    '只有制作这个视频的 <@{user}> 或拥有“管理服务器”权限的成员才能重新生成或延长它。用 `/veo视频 文生视频` 制作你自己的视频吧。',
   'action.rerun_images_gone':
     '这个视频是在 20 多小时前用图片生成的，视频服务已删除了它保存的图片副本，因此无法重新生成。请带上图片重新运行 `/veo视频 图生视频`。',
   'action.extend_not_ready': '这个视频还没有完成，暂时无法延长。',
@@ -122,7 +126,8 @@ export const zhCN = {
   'quota.cost_unavailable': '{model} {cost} 个（此处不可用）',
   'quota.budget': '服务器预算：最近 24 小时内 {budget} 个单位还剩 {remaining} 个。',
   'admin.guild_only': '`/veo管理` 只能在服务器中使用。',
-  'admin.forbidden': '使用 `/veo管理` 需要“管理服务器”权限。Discord 的“整合”设置可以让其他人看到这个命令，但机器人会自行检查权限。',
+  'admin.forbidden':
+    '使用 `/veo管理` 需要“管理服务器”权限。Discord 的“整合”设置可以让其他人看到这个命令，但机器人会自行检查权限。',
   'admin.source_server': '本服务器设置',
   'admin.source_default': '默认',
   'admin.limits_title': '**本服务器的限额**',
@@ -135,7 +140,8 @@ export const zhCN = {
   'admin.limits_updated': '✅ 限额已更新。已扣费的任务保持原来的扣费。',
   'admin.limits_reset': '✅ 本服务器现在使用机器人的默认限额。',
   'admin.limits_no_model': '这样会使没有任何模型便宜到可以在这里运行（最便宜的需要 {cost} 个单位）。未做任何更改。',
-  'admin.reset_done': '✅ <@{user}> 已获得新的时间窗口：{remaining}/{limit} 个单位。仍在运行的任务在完成前继续计为进行中。',
+  'admin.reset_done':
+    '✅ <@{user}> 已获得新的时间窗口：{remaining}/{limit} 个单位。仍在运行的任务在完成前继续计为进行中。',
   'admin.block_done': '🚫 <@{user}> 已不能在这里生成视频。已在运行的任务会正常完成。',
   'admin.block_already': '<@{user}> 之前已在这里被封禁。',
   'admin.unblock_done': '✅ <@{user}> 可以再次在这里生成视频。',

@@ -209,8 +209,8 @@ export function renderDetails(job: JobRecord, locale: string): MessageView {
     inline('field.task', job.taskId === null ? '—' : `\`${job.taskId}\``),
   ];
   if (options.extend) fields.push(inline('field.extends', `\`${options.extend.taskId}\``));
-  fields.push(inline('field.requested', `${absoluteTime(job.createdAt)} (${relativeTime(job.createdAt)})`));
-  if (job.submittedAt !== null) fields.push(inline('field.started', `${absoluteTime(job.submittedAt)} (${relativeTime(job.submittedAt)})`));
+  fields.push(inline('field.requested', `${absoluteTime(job.createdAt)} · ${relativeTime(job.createdAt)}`));
+  if (job.submittedAt !== null) fields.push(inline('field.started', `${absoluteTime(job.submittedAt)} · ${relativeTime(job.submittedAt)}`));
   if (job.finishedAt !== null) {
     const took = job.submittedAt === null ? '' : ` · ${formatDuration(locale, job.finishedAt - job.submittedAt)}`;
     fields.push(inline('field.finished', `${absoluteTime(job.finishedAt)}${took}`));

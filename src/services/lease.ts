@@ -97,16 +97,16 @@ export class LeaseService {
           this.#held = true;
           this.#startRenewing();
           this.deps.logger.info(
-            { shard: this.#key, pid: this.#pid, ttlMs: this.#ttlMs, tookOver: current ? { pid: current.pid, host: current.host } : null },
+            { lease: `leases:${this.#key}`, pid: this.#pid, ttlMs: this.#ttlMs, tookOver: current ? { pid: current.pid, host: current.host } : null },
             'store lease acquired',
           );
           return;
         }
-        this.deps.logger.warn({ shard: this.#key, attempt }, 'another process took the store lease at the same moment; waiting');
+        this.deps.logger.warn({ lease: `leases:${this.#key}`, attempt }, 'another process took the store lease at the same moment; waiting');
       } else if (current) {
         this.deps.logger.warn(
           {
-            shard: this.#key,
+            lease: `leases:${this.#key}`,
             attempt,
             holderPid: current.pid,
             holderHost: current.host,
@@ -128,7 +128,7 @@ export class LeaseService {
     this.#held = false;
     const current = await this.#read();
     if (current?.id === this.#id) await this.deps.store.delete(this.#key);
-    this.deps.logger.info({ shard: this.#key }, 'store lease released');
+    this.deps.logger.info({ lease: `leases:${this.#key}` }, 'store lease released');
   }
 
   /** Stops renewing without touching the store (the store may already be closed). */
@@ -178,7 +178,7 @@ export class LeaseService {
         this.#held = false;
         this.#stopRenewing();
         this.deps.logger.error(
-          { shard: this.#key, holderPid: current.pid, holderHost: current.host },
+          { lease: `leases:${this.#key}`, holderPid: current.pid, holderHost: current.host },
           'store lease lost to another process; stopping',
         );
         this.deps.onLost?.();
@@ -186,7 +186,7 @@ export class LeaseService {
       }
       await this.deps.store.set(this.#key, this.#mine());
     } catch (error) {
-      this.deps.logger.warn({ shard: this.#key, err: error }, 'store lease renewal failed; will try again');
+      this.deps.logger.warn({ lease: `leases:${this.#key}`, err: error }, 'store lease renewal failed; will try again');
     }
   }
 }

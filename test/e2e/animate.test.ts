@@ -134,7 +134,7 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
   it('declares /veo animate as Discord accepts it: attachments, prompt max_length 2000, aspect Auto | 16:9 | 9:16', () => {
     const put = validateDiscordRequest('PUT', `/applications/${h.discord.applicationId}/commands`, [veoCommandData]);
     expect(put.violations).toEqual([]);
-    expect(veoCommandData.options?.map((o) => o.name)).toContain('animate');
+    expect(veoCommandData.options.map((o) => o.name)).toContain('animate');
     const options = animateSubcommand.options.map((o) => ({
       name: o.name,
       type: o.type,

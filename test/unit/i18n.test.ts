@@ -18,7 +18,10 @@ describe('message catalogues', () => {
 
   it('GIVEN every key THEN the zh-CN text uses exactly the placeholders of the English one', () => {
     const mismatched = Object.entries(enUS)
-      .filter(([key, english]) => JSON.stringify(placeholders(zhCN[key as keyof typeof zhCN])) !== JSON.stringify(placeholders(english)))
+      .filter(
+        ([key, english]) =>
+          JSON.stringify(placeholders(zhCN[key as keyof typeof zhCN])) !== JSON.stringify(placeholders(english)),
+      )
       .map(([key]) => key);
     expect(mismatched).toEqual([]);
   });
@@ -38,7 +41,9 @@ describe('message catalogues', () => {
     expect(supportedLocale('zh-CN')).toBe('zh-CN');
     expect(supportedLocale('zh-TW')).toBe('en-US');
     expect(supportedLocale(null)).toBe('en-US');
-    expect(t('zh-CN', 'result.units_left', { remaining: 3, limit: 5 })).toBe(zhCN['result.units_left'].replace('{remaining}', '3').replace('{limit}', '5'));
+    expect(t('zh-CN', 'result.units_left', { remaining: 3, limit: 5 })).toBe(
+      zhCN['result.units_left'].replace('{remaining}', '3').replace('{limit}', '5'),
+    );
     expect(t('fr', 'button.rerun')).toBe('Rerun');
   });
 });
@@ -55,7 +60,11 @@ function children(node: Node, key: 'options' | 'choices'): Node[] {
 }
 
 /** Every command, subcommand and option (with its path), and every choice. */
-function walk(node: Node, path: string, out: { entities: [string, Node][]; choices: [string, Node][]; siblings: Node[][] }): void {
+function walk(
+  node: Node,
+  path: string,
+  out: { entities: [string, Node][]; choices: [string, Node][]; siblings: Node[][] },
+): void {
   out.entities.push([path, node]);
   const options = children(node, 'options');
   if (options.length > 0) out.siblings.push(options);
@@ -68,8 +77,12 @@ describe('command localizations', () => {
   for (const command of commandDefinitions) walk(command as unknown as Node, command.name, out);
 
   it('GIVEN the definitions THEN the walk covers both commands, their subcommands, options and choices', () => {
-    expect(out.entities.map(([p]) => p)).toEqual(expect.arrayContaining(['veo', 'veo.prompt', 'veo.jobs', 'veo-admin', 'veo-admin.limits.cost_fast']));
-    expect(out.choices.map(([p]) => p)).toEqual(expect.arrayContaining(['veo.prompt.model=veo3', 'veo.animate.aspect=Auto']));
+    expect(out.entities.map(([p]) => p)).toEqual(
+      expect.arrayContaining(['veo', 'veo.prompt', 'veo.jobs', 'veo-admin', 'veo-admin.limits.cost_fast']),
+    );
+    expect(out.choices.map(([p]) => p)).toEqual(
+      expect.arrayContaining(['veo.prompt.model=veo3', 'veo.animate.aspect=Auto']),
+    );
   });
 
   it('GIVEN every command, subcommand and option THEN each has a valid zh-CN name and description', () => {
@@ -78,7 +91,8 @@ describe('command localizations', () => {
       for (const locale of COMMAND_LOCALES) {
         const name = isNode(node.name_localizations) ? node.name_localizations[locale] : undefined;
         const description = isNode(node.description_localizations) ? node.description_localizations[locale] : undefined;
-        if (typeof name !== 'string' || !NAME_RULE.test(name) || name !== name.toLowerCase()) problems.push(`${path}: name ${String(name)}`);
+        if (typeof name !== 'string' || !NAME_RULE.test(name) || name !== name.toLowerCase())
+          problems.push(`${path}: name ${String(name)}`);
         if (typeof description !== 'string' || description.length < 1 || description.length > 100) {
           problems.push(`${path}: description ${String(description)}`);
         }

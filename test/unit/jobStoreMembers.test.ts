@@ -22,8 +22,8 @@ describe.each(durableBackends)('JobStore per-member index (for /veo-admin forget
   });
 
   afterEach(async () => {
-    await stores.close();
-    await backend.remove(location);
+    await stores?.close();
+    if (location) await backend.remove(location);
   });
 
   it('GIVEN jobs of several members and servers WHEN listed THEN each member sees only theirs, per server', async () => {

@@ -35,13 +35,13 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
   }
 
   beforeEach(async () => {
-    location = await backend.fresh();
     opened = [];
+    location = await backend.fresh();
   });
 
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
-    await backend.remove(location);
+    if (location) await backend.remove(location);
   });
 
   it('GIVEN two shard processes WHEN each creates 20 jobs at once THEN each lists exactly its own, none lost', async () => {

@@ -42,7 +42,8 @@ async function listEntry(job: JobRecord, now: number, deps: CommandDeps): Promis
   if (stored === null || job.taskId === null) return { job, messageUrl, videoUrl: null, videoExpired: false };
   const madeAt = job.submittedAt ?? job.createdAt;
   if (now - madeAt >= KIE_RETENTION_MS) return { job, messageUrl, videoUrl: null, videoExpired: true };
-  if (now - (job.finishedAt ?? madeAt) < LINK_REFRESH_AFTER_MS) return { job, messageUrl, videoUrl: stored, videoExpired: false };
+  if (now - (job.finishedAt ?? madeAt) < LINK_REFRESH_AFTER_MS)
+    return { job, messageUrl, videoUrl: stored, videoExpired: false };
   try {
     const info = await deps.kie.recordInfo(job.taskId);
     const url = info.status === 'succeeded' ? (info.fullResultUrls[0] ?? info.resultUrls[0] ?? null) : null;

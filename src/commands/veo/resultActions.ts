@@ -58,7 +58,8 @@ export function rerunRefusal(job: JobRecord, now: number): MessageKey | null {
 
 /** Why this job's video cannot be extended (kie-veo-api.md §3a, §3c); null when it can. */
 export function extendRefusal(job: JobRecord, now: number): MessageKey | null {
-  if ((job.state !== 'delivered' && job.state !== 'undeliverable') || job.taskId === null) return 'action.extend_not_ready';
+  if ((job.state !== 'delivered' && job.state !== 'undeliverable') || job.taskId === null)
+    return 'action.extend_not_ready';
   if (now - (job.submittedAt ?? job.createdAt) > EXTEND_MAX_AGE_MS) return 'action.extend_too_old';
   // kie refuses to extend a video once its 1080P version was asked for.
   if (job.hd !== null && job.hd.state !== 'failed') return 'action.extend_hd';
@@ -119,7 +120,11 @@ export async function onExtendClick(interaction: ButtonInteraction, jobId: strin
 }
 
 /** Extend, step 2: the modal's prompt continues the video, charged at the original model's cost. */
-export async function onExtendSubmit(interaction: ModalSubmitInteraction, jobId: string, deps: CommandDeps): Promise<void> {
+export async function onExtendSubmit(
+  interaction: ModalSubmitInteraction,
+  jobId: string,
+  deps: CommandDeps,
+): Promise<void> {
   const job = await loadJob(deps, jobId);
   // Judged again: the modal may have stayed open while the video was upgraded or the member lost the role.
   assertMayAct(interaction, job);
@@ -127,7 +132,8 @@ export async function onExtendSubmit(interaction: ModalSubmitInteraction, jobId:
   if (refusal || job.taskId === null) throw new UserFacingError(refusal ?? 'action.extend_not_ready');
   const prompt = interaction.fields.getTextInputValue(EXTEND_PROMPT_FIELD).trim();
   if (prompt.length === 0) throw new UserFacingError('refusal.prompt_empty', { max: PROMPT_MAX });
-  if (prompt.length > PROMPT_MAX) throw new UserFacingError('refusal.prompt_too_long', { length: prompt.length, max: PROMPT_MAX });
+  if (prompt.length > PROMPT_MAX)
+    throw new UserFacingError('refusal.prompt_too_long', { length: prompt.length, max: PROMPT_MAX });
   const accepted = await acceptJob(interaction, deps, {
     options: {
       prompt,

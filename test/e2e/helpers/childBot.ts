@@ -17,6 +17,8 @@ import { LoopbackDiscord, type StartOptions, type StoredMessage } from './loopba
 import { LoopbackKie } from './loopbackKie.js';
 
 export const BOT_ENTRY = path.resolve('dist/src/index.js');
+/** The compiled sharding manager (`npm run start:sharded`). */
+export const MANAGER_ENTRY = path.resolve('dist/src/manager.js');
 
 /** One pino JSON line. */
 export interface ChildLog {
@@ -43,8 +45,8 @@ export class ChildBot {
   readonly #waiters = new Set<LogWaiter>();
   #exit: ChildExit | null = null;
 
-  constructor(env: Record<string, string>, cwd: string) {
-    this.#child = spawn(process.execPath, ['--enable-source-maps', BOT_ENTRY], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(env: Record<string, string>, cwd: string, entry: string = BOT_ENTRY) {
+    this.#child = spawn(process.execPath, ['--enable-source-maps', entry], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
@@ -155,8 +157,8 @@ export class CrashRig {
   }
 
   /** Starts one more bot process on the same store. */
-  spawn(extraEnv: Record<string, string> = {}): ChildBot {
-    const child = new ChildBot({ ...this.env, ...extraEnv }, this.dir);
+  spawn(extraEnv: Record<string, string> = {}, entry: string = BOT_ENTRY): ChildBot {
+    const child = new ChildBot({ ...this.env, ...extraEnv }, this.dir, entry);
     this.children.push(child);
     return child;
   }
@@ -173,10 +175,9 @@ export class CrashRig {
     return Math.max(0, this.children.length - 1);
   }
 
-  /** The job and the requester's units left, read from the SQLite file (no bot may be running). */
+  /** The job and the requester's units left, read from the store (SQLite: no bot may be running; Redis: any time). */
   async readStore(jobId: string): Promise<{ job: JobRecord | undefined; remaining: number }> {
     const config = loadConfig(this.env);
-    if (config.store.kind !== 'sqlite') throw new Error('sqlite expected');
     const stores = openStores(config.store);
     try {
       await stores.ready;

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ANIMATE_RERUN_MAX_AGE_MS, EXTEND_MAX_AGE_MS, extendModal, extendRefusal, rerunRefusal } from '../../../src/commands/veo/resultActions.js';
+import {
+  ANIMATE_RERUN_MAX_AGE_MS,
+  EXTEND_MAX_AGE_MS,
+  extendModal,
+  extendRefusal,
+  rerunRefusal,
+} from '../../../src/commands/veo/resultActions.js';
 import { formatDuration, renderDetails, renderJobList, renderStatus } from '../../../src/lib/render.js';
 import { durationKind, RecentDurations } from '../../../src/services/durations.js';
 import { makeJob } from '../../helpers/jobs.js';
@@ -34,7 +40,9 @@ describe('status embed', () => {
   });
 
   it('GIVEN a very long prompt THEN the embed carries it trimmed', () => {
-    const job = makeJob({ options: { prompt: 'x'.repeat(1900), model: 'veo3_fast', aspectRatio: '16:9', seed: null, imageUrls: [] } });
+    const job = makeJob({
+      options: { prompt: 'x'.repeat(1900), model: 'veo3_fast', aspectRatio: '16:9', seed: null, imageUrls: [] },
+    });
     const description = renderStatus(job).embeds[0]?.description ?? '';
     expect(description.length).toBeLessThanOrEqual(1000);
     expect(description.endsWith('…')).toBe(true);
@@ -44,7 +52,14 @@ describe('status embed', () => {
     const job = makeJob({
       state: 'generating',
       submittedAt: NOW,
-      options: { prompt: 'then it jumps', model: 'veo3_fast', aspectRatio: '16:9', seed: null, imageUrls: [], extend: { jobId: 'a', taskId: 't', taskCreatedAt: NOW } },
+      options: {
+        prompt: 'then it jumps',
+        model: 'veo3_fast',
+        aspectRatio: '16:9',
+        seed: null,
+        imageUrls: [],
+        extend: { jobId: 'a', taskId: 't', taskCreatedAt: NOW },
+      },
     });
     expect(renderStatus(job).content).toContain('Extending the video with veo3_fast');
   });
@@ -73,7 +88,10 @@ describe('recent durations', () => {
 
 describe('result action rules', () => {
   const animate = (createdAt: number) =>
-    makeJob({ createdAt, options: { prompt: 'p', model: 'veo3_fast', aspectRatio: 'Auto', seed: null, imageUrls: ['https://up/x.png'] } });
+    makeJob({
+      createdAt,
+      options: { prompt: 'p', model: 'veo3_fast', aspectRatio: 'Auto', seed: null, imageUrls: ['https://up/x.png'] },
+    });
 
   it('GIVEN an animate job older than 20 hours THEN rerun is refused because the uploaded picture is gone', () => {
     expect(rerunRefusal(animate(NOW), NOW + ANIMATE_RERUN_MAX_AGE_MS - 1)).toBeNull();
@@ -86,7 +104,21 @@ describe('result action rules', () => {
     expect(extendRefusal(done, NOW + HOUR)).toBeNull();
     expect(extendRefusal(makeJob({ state: 'generating', taskId: 'task' }), NOW)).toBe('action.extend_not_ready');
     expect(extendRefusal(done, NOW + EXTEND_MAX_AGE_MS + 1)).toBe('action.extend_too_old');
-    const hd = { ...done, hd: { state: 'ready' as const, interactionId: 'i', token: null, at: NOW, replyMessageId: null, channelId: 'c', requesterId: 'u', attachmentSizeLimit: null, ephemeral: false, url: 'https://x' } };
+    const hd = {
+      ...done,
+      hd: {
+        state: 'ready' as const,
+        interactionId: 'i',
+        token: null,
+        at: NOW,
+        replyMessageId: null,
+        channelId: 'c',
+        requesterId: 'u',
+        attachmentSizeLimit: null,
+        ephemeral: false,
+        url: 'https://x',
+      },
+    };
     expect(extendRefusal(hd, NOW + HOUR)).toBe('action.extend_hd');
     expect(extendRefusal({ ...hd, hd: { ...hd.hd, state: 'failed' } }, NOW + HOUR)).toBeNull();
   });

@@ -33,13 +33,13 @@ describe.each(durableBackends)('server settings and the quota ledger on $name', 
   }
 
   beforeEach(async () => {
-    location = await backend.fresh();
     stores = [];
+    location = await backend.fresh();
   });
 
   afterEach(async () => {
     await Promise.all(stores.splice(0).map((s) => s.close()));
-    await backend.remove(location);
+    if (location) await backend.remove(location);
   });
 
   it('GIVEN a server budget of 7 WHEN 50 reservations from 10 members race THEN exactly 7 are granted', async () => {

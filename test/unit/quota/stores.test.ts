@@ -33,14 +33,14 @@ describe.each(durableBackends)('QuotaService on $name', (backend) => {
   }
 
   beforeEach(async () => {
-    location = await backend.fresh();
     opened = [];
+    location = await backend.fresh();
   });
 
   afterEach(async () => {
     // A second disconnect of the same SQLite adapter rejects (SQLITE_MISUSE), so each is closed exactly once.
     await Promise.all(opened.splice(0).map((s) => s.close()));
-    await backend.remove(location);
+    if (location) await backend.remove(location);
   });
 
   it('GIVEN an allowance of 3 WHEN 50 reservations race for one member THEN exactly 3 are granted', async () => {
