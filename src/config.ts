@@ -301,6 +301,21 @@ export function loadDeployConfig(env: Environment): DeployConfig {
   });
 }
 
+/** Values the logger scrubs wherever they appear: the tokens and keys, and a Redis password in STORE_URL. */
+export function secretsOf(config: Config): string[] {
+  const secrets = [config.discordToken, config.kieApiKey];
+  if (config.kieWebhookHmacKey) secrets.push(config.kieWebhookHmacKey);
+  if (config.store.kind === 'redis') {
+    try {
+      const { password } = new URL(config.store.url);
+      if (password) secrets.push(password, decodeURIComponent(password));
+    } catch {
+      // Not a parseable URL: @keyv/redis will say so, and there is no password to find.
+    }
+  }
+  return secrets;
+}
+
 /** The process environment, with a .env file beneath it when one exists; real variables win. */
 export function readEnvironment(cwd: string = process.cwd()): Environment {
   const file = path.join(cwd, '.env');

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { Client, GatewayIntentBits, RESTEvents, Status } from 'discord.js';
 import { createCommands } from './commands/index.js';
-import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { createReadyEvent } from './events/ready.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -61,9 +61,10 @@ export interface Bot {
 /** The composition root: the only place services are built and wired (tests call it too). */
 export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const clock = overrides.clock ?? systemClock;
+  const startedAt = clock.now();
   // A shard handles the guilds with (guild_id >> 22) % count === id, and the DMs when it is shard 0 (DESIGN §8).
   const place = config.shard ?? SINGLE_SHARD;
-  const baseLogger = overrides.logger ?? createLogger(config.logLevel, [config.discordToken, config.kieApiKey]);
+  const baseLogger = overrides.logger ?? createLogger(config.logLevel, secretsOf(config));
   const logger = config.shard ? baseLogger.child({ shard: place.id }) : baseLogger;
   const stores = openStores(config.store);
   const metrics = new BotMetrics({
@@ -194,6 +195,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         },
         // Other shards' ledgers are theirs to settle (and may be in use right now).
         (guildId) => ownsGuild(place, guildId),
+        startedAt,
       );
       logger.info({ ...reconciled }, 'quota reconciled');
       await runner.resume();

@@ -6,7 +6,7 @@
  * the shard that owns the job, and /healthz, /readyz and /metrics for every shard (DESIGN §7, §8).
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig, readEnvironment, type Config } from './config.js';
+import { ConfigError, loadConfig, readEnvironment, secretsOf, type Config } from './config.js';
 import { systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './logger.js';
 import { recommendedShardCount } from './services/gatewayBot.js';
@@ -34,7 +34,7 @@ export interface Manager {
 }
 
 /** Builds and starts the manager: everything up to forking the shards. */
-export async function startManager(config: Config, logger: Logger = createLogger(config.logLevel, [config.discordToken, config.kieApiKey])): Promise<Manager> {
+export async function startManager(config: Config, logger: Logger = createLogger(config.logLevel, secretsOf(config))): Promise<Manager> {
   if (config.store.kind !== 'redis') {
     throw new ShardingRefusedError(
       'npm run start:sharded needs a shared store: STORE_URL is SQLite, which serves exactly one process. ' +
@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel, [config.discordToken, config.kieApiKey]).child({ role: 'manager' });
+  const logger = createLogger(config.logLevel, secretsOf(config)).child({ role: 'manager' });
   let manager: Manager | null = null;
   let shuttingDown = false;
   const shutdown = (reason: string) => {

@@ -382,7 +382,15 @@ export class QuotaService {
    * alongside and not counted again). With several shards, `owns` keeps each to the ledgers of its own
    * guilds (guildId null: the DM buckets), since another shard may be writing the others right now.
    */
-  async reconcile(lookup: JobLookup, owns: (guildId: string | null) => boolean = () => true): Promise<ReconcileResult> {
+  /**
+   * `reservedBefore`: entries from this process's own reservations (made after it started) belong to jobs
+   * whose records may not be written yet; they are never a previous run's leftovers.
+   */
+  async reconcile(
+    lookup: JobLookup,
+    owns: (guildId: string | null) => boolean = () => true,
+    reservedBefore = Number.POSITIVE_INFINITY,
+  ): Promise<ReconcileResult> {
     const result: ReconcileResult = { refunded: 0, committed: 0, closed: 0 };
     // Keys are collected first: @keyv/sqlite pages with LIMIT/OFFSET, so writing while iterating could skip rows.
     const keys: string[] = [];
@@ -399,6 +407,7 @@ export class QuotaService {
       // Lookups run outside the lock; entries appended meanwhile belong to live jobs and are left alone.
       const before = await this.#read(key);
       for (const e of before.entries) {
+        if (e.at >= reservedBefore) continue;
         if ((e.open || e.state === 'held') && !fates.has(e.jobId)) fates.set(e.jobId, await lookup(e.jobId));
       }
       await this.#lock.run(lock, async () => {

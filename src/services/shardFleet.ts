@@ -208,7 +208,7 @@ export class ShardFleet {
 
   #watch(shard: Shard): void {
     const { logger } = this.deps;
-    const requester = new ShardRequester(shard.id, (message) => shard.send(message), this.deps.requestTimeoutMs ?? 5_000);
+    const requester = new ShardRequester(shard.id, (message) => shard.send(message), this.deps.requestTimeoutMs ?? 3_000);
     this.#requesters.set(shard.id, requester);
     shard.on('message', (message: unknown) => requester.handle(message));
     shard.on('spawn', (child: ChildProcess | { threadId: number }) => {

@@ -26,15 +26,27 @@ function prepareSqliteFile(file: string): void {
 }
 
 /**
- * Write-ahead logging with synchronous=NORMAL: a commit survives a crash of the process (kill -9), only
- * an OS crash may lose the last few; the default (rollback journal, fsync per commit) made every job
- * step wait for the disk and queued interaction acknowledgements behind them.
+ * Four connections creating the table of a new file at once can deadlock in SQLite's rollback journal
+ * (one gets SQLITE_BUSY without waiting), and @keyv/sqlite never reconnects. Each connection is checked
+ * in turn and a failed one replaced, now that the others no longer compete.
+ *
+ * Then write-ahead logging with synchronous=NORMAL: a commit survives a crash of the process (kill -9),
+ * only an OS crash may lose the last few; the default (fsync per commit) made every job step wait for
+ * the disk and queued interaction acknowledgements behind them.
  */
-async function tune(adapters: readonly KeyvSqlite[]): Promise<void> {
-  const [first, ...rest] = adapters;
+async function settle(slots: readonly { keyv: Keyv; adapter: KeyvSqlite }[], reopen: () => KeyvSqlite): Promise<void> {
+  const probes = slots.map((slot) => slot.adapter.query('SELECT 1').then(() => true, () => false));
+  for (const [index, slot] of slots.entries()) {
+    if (await probes[index]) continue;
+    const replacement = reopen();
+    await replacement.query('SELECT 1');
+    slot.keyv.store = replacement;
+    slot.adapter = replacement;
+  }
+  const [first] = slots;
   if (!first) return;
-  await first.query('PRAGMA journal_mode=WAL');
-  await Promise.all([first, ...rest].map((a) => a.query('PRAGMA synchronous=NORMAL')));
+  await first.adapter.query('PRAGMA journal_mode=WAL');
+  await Promise.all(slots.map((slot) => slot.adapter.query('PRAGMA synchronous=NORMAL')));
 }
 
 /**
@@ -44,19 +56,21 @@ async function tune(adapters: readonly KeyvSqlite[]): Promise<void> {
 export function openStores(location: StoreLocation): Stores {
   if (location.kind === 'redis') return openRedisStores(location);
   prepareSqliteFile(location.file);
-  const adapters: KeyvSqlite[] = [];
+  const reopen = () => new KeyvSqlite({ uri: `sqlite://${location.file}`, busyTimeout: 10_000 });
+  const slots: { keyv: Keyv; adapter: KeyvSqlite }[] = [];
   const open = (namespace: Namespace): Keyv => {
-    const adapter = new KeyvSqlite({ uri: `sqlite://${location.file}`, busyTimeout: 10_000 });
-    adapters.push(adapter);
+    const adapter = reopen();
     // A swallowed store error would read as an empty ledger and grant quota; let it surface.
-    return new Keyv({ store: adapter, namespace, throwOnErrors: true });
+    const keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true });
+    slots.push({ keyv, adapter });
+    return keyv;
   };
   const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
   return {
     ...stores,
-    ready: tune(adapters),
+    ready: settle(slots, reopen),
     async close() {
-      await Promise.all(adapters.map((a) => a.disconnect()));
+      await Promise.all(slots.map((slot) => slot.adapter.disconnect()));
     },
   };
 }

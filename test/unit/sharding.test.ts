@@ -1,6 +1,6 @@
 import { MockAgent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig, secretsOf } from '../../src/config.js';
 import { ownsGuild, shardKey, shardOfGuild } from '../../src/lib/shard.js';
 import { silentLogger } from '../../src/logger.js';
 import { GatewayBotError, recommendedShardCount } from '../../src/services/gatewayBot.js';
@@ -21,6 +21,11 @@ describe('sharding configuration', () => {
   it('GIVEN a redis STORE_URL and a key prefix THEN the store location carries both', () => {
     const config = loadConfig({ ...minimal, STORE_URL: 'redis://127.0.0.1:6379/2', STORE_KEY_PREFIX: 'staging' }, '/srv/bot');
     expect(config.store).toEqual({ kind: 'redis', url: 'redis://127.0.0.1:6379/2', prefix: 'staging' });
+  });
+
+  it('GIVEN a Redis URL with a password THEN the logger is told to scrub it', () => {
+    const config = loadConfig({ ...minimal, STORE_URL: 'redis://:s3cret-pass%21@redis.internal:6379' }, '/srv/bot');
+    expect(secretsOf(config)).toEqual(expect.arrayContaining(['discord-token-value', 'kie-key-value', 's3cret-pass%21', 's3cret-pass!']));
   });
 
   it('GIVEN the environment the ShardingManager gives a shard THEN config says which shard of how many', () => {
