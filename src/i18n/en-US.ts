@@ -81,7 +81,7 @@ export const enUS = {
   'permission.embed_links': 'Embed Links',
   'permission.attach_files': 'Attach Files',
   'failed.title': '❌ The video could not be made.',
-  'failed.refunded': 'Your {units} units were refunded.',
+  'failed.refunded': 'Nothing was charged: {units} unit(s) returned to you.',
   'failed.content_policy': 'The video service refused this request under its content policy: {policy}',
   'failed.english_only': 'The video service accepts English prompts only for this request. Try the prompt in English.',
   'failed.image_fetch': 'The video service could not fetch your image. Try again in a few minutes.',

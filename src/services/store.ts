@@ -96,10 +96,13 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>): S
     return new Keyv({ store: adapter, namespace: name, useKeyPrefix: false, throwOnErrors: true });
   };
   const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
+  // Connect every namespace now, so an unreachable Redis fails the start instead of the first command.
+  const ready = Promise.all(adapters.map((a) => a.getClient())).then(() => undefined);
+  // Whoever awaits `ready` sees the failure; a Stores opened and closed unawaited must not crash the process.
+  ready.catch(() => undefined);
   return {
     ...stores,
-    // Connect every namespace now, so an unreachable Redis fails the start instead of the first command.
-    ready: Promise.all(adapters.map((a) => a.getClient())).then(() => undefined),
+    ready,
     async close() {
       await Promise.all(adapters.map((a) => a.disconnect()));
     },

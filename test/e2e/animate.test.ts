@@ -257,7 +257,7 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
       expect(h.kie.generateRequests()).toEqual([]);
       expect(await unitsLeft()).toBe(5);
       const content = String(bodyOf(edit).content);
-      expect(content).toContain('Your 1 units were refunded.');
+      expect(content).toContain('Nothing was charged: 1 unit(s) returned to you.');
       return content;
     }
 
@@ -296,7 +296,7 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
         [
           '❌ The video could not be made.',
           'An attached file is not actually a JPEG, PNG or WebP image, so nothing was sent to the video service.',
-          'Your 1 units were refunded.',
+          'Nothing was charged: 1 unit(s) returned to you.',
         ].join('\n'),
       );
       expect(uploads()).toEqual([]);
@@ -310,7 +310,7 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
         [
           '❌ The video could not be made.',
           'I could not hand your image to the video service: its upload failed twice. Try again in a few minutes.',
-          'Your 1 units were refunded.',
+          'Nothing was charged: 1 unit(s) returned to you.',
         ].join('\n'),
       );
       expect(uploads()).toHaveLength(2);

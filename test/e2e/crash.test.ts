@@ -49,7 +49,7 @@ describe('crash and restart (real child processes, SIGKILL)', () => {
       (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('did not confirm'),
       { afterSeq: handle.seq },
     );
-    expect(String(bodyOf(apology).content)).toContain('1 units were refunded');
+    expect(String(bodyOf(apology).content)).toContain('1 unit(s) returned to you');
     await stopGracefully(second);
 
     const { job, remaining } = await rig.readStore(jobId);

@@ -127,7 +127,7 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
       { afterSeq: handle.seq },
     );
     expect(String(bodyOf(edit).content)).toContain('flagged by Website as violating content policies');
-    expect(String(bodyOf(edit).content)).toContain('1 units were refunded');
+    expect(String(bodyOf(edit).content)).toContain('1 unit(s) returned to you');
     const status = await h.bot.quota.status({ guildId: h.discord.guild.id, userId: failed.requesterId });
     expect(status.remaining).toBe(5);
   });

@@ -167,6 +167,6 @@ describe('image failure messages', () => {
     const [title, sentence, refund] = renderFailure(job).content.split('\n');
     expect(title).toContain('could not be made');
     expect(sentence).toMatch(text);
-    expect(refund).toBe('Your 1 units were refunded.');
+    expect(refund).toBe('Nothing was charged: 1 unit(s) returned to you.');
   });
 });

@@ -308,7 +308,7 @@ describe('JobRunner state machine (fake clock)', () => {
     expect(failed?.refunded).toBe(true);
     expect(failed?.interaction.token).toBeNull();
     expect(delivery.failures[0]?.content).toContain('not actually a JPEG, PNG or WebP image');
-    expect(delivery.failures[0]?.content).toContain('1 units were refunded');
+    expect(delivery.failures[0]?.content).toContain('1 unit(s) returned to you');
     expect(await units(job)).toBe(5);
     await vi.advanceTimersByTimeAsync(POLL * 3);
     expect(kie.generateCalls).toEqual([]);

@@ -46,7 +46,7 @@ describe('renderers', () => {
     const job = makeJob({ state: 'failed', refunded: true, units: 1, failure: { reason: 'content_policy', policyText: 'flagged for violence' } });
     const view = renderFailure(job);
     expect(view.content).toContain('flagged for violence');
-    expect(view.content).toContain('1 units were refunded');
+    expect(view.content).toContain('1 unit(s) returned to you');
   });
 
   it('GIVEN an unknown outcome THEN the failure apologises', () => {
