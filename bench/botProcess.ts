@@ -43,7 +43,7 @@ export class BotProcess {
   }
 
   static async start(env: Record<string, string>): Promise<BotProcess> {
-    const child = spawn(process.execPath, ['--import', probe, entry], {
+    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--expose-gc', '--import', probe, entry], {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
       stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     });
@@ -67,10 +67,10 @@ export class BotProcess {
     }
   }
 
-  stats(): Promise<ProbeStats> {
+  stats(options: { gc?: boolean } = {}): Promise<ProbeStats> {
     return new Promise((resolve) => {
       this.#pending.push(resolve);
-      this.child.send({ probe: 'stats' });
+      this.child.send({ probe: 'stats', gc: options.gc ?? false });
     });
   }
 

@@ -9,6 +9,8 @@ delay.enable();
 
 interface ProbeRequest {
   readonly probe: 'stats' | 'reset';
+  /** Collect garbage first (the bot runs with --expose-gc under the benchmark), to read live memory. */
+  readonly gc?: boolean;
 }
 
 function isProbeRequest(value: unknown): value is ProbeRequest {
@@ -22,6 +24,8 @@ process.on('message', (message: unknown) => {
     process.send({ probe: 'reset' });
     return;
   }
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (message.gc && collect) collect();
   const memory = process.memoryUsage();
   process.send({
     probe: 'stats',

@@ -264,12 +264,15 @@ async function measureScale(): Promise<Record<string, number | boolean>> {
     }
     const final = await rig.bot.stats();
     samples.push(final);
+    const live = await rig.bot.stats({ gc: true });
     return {
       jobs: handles.length,
       delivered,
       missed: handles.length - delivered,
       peakRssMb: round(Math.max(...kernel, rig.bot.memory().peak) / MiB),
       peakHeapUsedMb: round(Math.max(...samples.map((s) => s.heapUsed)) / MiB),
+      liveHeapAfterGcMb: round(live.heapUsed / MiB),
+      rssAfterGcMb: round(live.rss / MiB),
       loopDelayP99Ms: round(final.loopDelayP99Ms, 2),
       loopDelayMaxMs: round(final.loopDelayMaxMs, 2),
     };

@@ -277,7 +277,7 @@ export class JobRunner {
     this.#unsubscribeQueue = deps.limiter.onQueueChange(() => {
       this.#queueRefresh ??= setImmediate(() => {
         this.#queueRefresh = null;
-        for (const id of this.#queued) this.#track(id, () => this.#showStatus(id));
+        for (const id of this.#queued) if (this.#statusMayChange(id)) this.#track(id, () => this.#showStatus(id));
       });
     });
   }
@@ -736,6 +736,17 @@ export class JobRunner {
         this.deps.logger.warn({ jobId: id, err: error }, 'status edit failed');
       }
     });
+  }
+
+  /**
+   * The in-memory gate of #showStatus, run synchronously for every waiting job on every queue change:
+   * with a thousand jobs queued, a promise per job per change was most of the bot's garbage.
+   */
+  #statusMayChange(id: string): boolean {
+    const shown = this.#lastStatus.get(id);
+    if (!shown) return true;
+    if (shown.key === `queued:${this.deps.limiter.position(id) ?? 0}`) return false;
+    return !this.#deferStatus(id, shown.at);
   }
 
   /** true when the last edit is too recent: one trailing edit is scheduled instead. */

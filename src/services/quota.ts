@@ -210,6 +210,7 @@ export class QuotaService {
   readonly #settings: ((guildId: string) => Promise<GuildQuotaSettings>) | undefined;
   readonly #logger: Logger;
   readonly #lock = new KeyedLock();
+  readonly #cache = new Map<string, Ledger>();
 
   constructor(opts: QuotaServiceOptions) {
     this.#store = opts.store;
@@ -370,7 +371,10 @@ export class QuotaService {
     return this.#lock.run(lockKey(scope), async () => {
       const ledger = await this.#read(usageKey(scope));
       const open = ledger.entries.filter((e) => e.open);
-      if (open.length === 0) await this.#store.delete(usageKey(scope));
+      if (open.length === 0) {
+        this.#cache.delete(usageKey(scope));
+        await this.#store.delete(usageKey(scope));
+      }
       else await this.#write(usageKey(scope), { resetAt: 0, entries: open }, this.#clock.now(), (await this.#effective(scope)).windowMs);
       return open.length;
     });
@@ -467,11 +471,21 @@ export class QuotaService {
     return this.#effective({ guildId: guild === 'dm' ? null : (guild ?? null), userId: user ?? '' });
   }
 
+  /**
+   * This process is the only writer of the ledgers it touches (the store lease, and each guild's shard),
+   * so what it last wrote is what the store holds: reading it back would only re-parse and re-validate a
+   * value that grows with the server's day. Callers get a copy, since they mutate before writing.
+   */
   async #read(key: string): Promise<Ledger> {
+    const cached = this.#cache.get(key);
+    if (cached) return copyLedger(cached);
     const raw: unknown = await this.#store.get(key);
     if (raw === undefined || raw === null) return { resetAt: 0, entries: [] };
     const ledger = parseLedger(raw);
-    if (ledger) return ledger;
+    if (ledger) {
+      this.#remember(key, ledger);
+      return copyLedger(ledger);
+    }
     // A damaged value must not lock a member out for good; it is logged and overwritten on the next write.
     this.#logger.error({ key }, 'quota ledger unreadable; starting it afresh');
     return { resetAt: 0, entries: [] };
@@ -479,9 +493,19 @@ export class QuotaService {
 
   async #write(key: string, ledger: Ledger, now: number, windowMs: number): Promise<void> {
     prune(ledger, now, windowMs);
+    this.#cache.delete(key);
     // Keyv reports a failed store write as `false` unless built with throwOnErrors; never grant on a lost write.
     if (!(await this.#store.set(key, ledger)))
       throw new Error(`quota store write failed for ${key.split(':')[0] ?? ''}`);
+    this.#remember(key, copyLedger(ledger));
+  }
+
+  #remember(key: string, ledger: Ledger): void {
+    this.#cache.set(key, ledger);
+    if (this.#cache.size > LEDGER_CACHE_SIZE) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
   }
 
   async *#iterate(): AsyncGenerator<[string, unknown]> {
@@ -492,6 +516,12 @@ export class QuotaService {
       if (Array.isArray(pair) && typeof pair[0] === 'string') yield [pair[0], pair[1] as unknown];
     }
   }
+}
+
+const LEDGER_CACHE_SIZE = 10_000;
+
+function copyLedger(ledger: Ledger): Ledger {
+  return { resetAt: ledger.resetAt, entries: ledger.entries.map((e) => ({ ...e })) };
 }
 
 function parseLedger(value: unknown): Ledger | null {
