@@ -53,23 +53,28 @@ export async function downloadCapped(url: string, capBytes: number, options: Dow
     body.destroy();
     return { kind: 'too_large' };
   }
+  // With a declared length the bytes go straight into one buffer: no chunk list, no second copy to join.
+  const sized = Number.isFinite(declared) ? Buffer.allocUnsafe(declared) : null;
   const chunks: Buffer[] = [];
   let received = 0;
   try {
     for await (const chunk of body) {
       const buffer = chunk as Buffer;
-      received += buffer.length;
-      if (received > capBytes) {
+      if (received + buffer.length > capBytes || (sized && received + buffer.length > sized.length)) {
         body.destroy();
         return { kind: 'too_large' };
       }
-      chunks.push(buffer);
+      if (sized) buffer.copy(sized, received);
+      else chunks.push(buffer);
+      received += buffer.length;
     }
   } catch (error) {
     throw new DownloadError(`download interrupted: ${describe(error)}`, null, { cause: error });
   }
+  if (sized && received !== sized.length) throw new DownloadError('download ended before its declared length', null);
   const type = headers['content-type'];
-  return { kind: 'ok', data: Buffer.concat(chunks, received), contentType: typeof type === 'string' ? type : null };
+  const data = sized ?? Buffer.concat(chunks, received);
+  return { kind: 'ok', data, contentType: typeof type === 'string' ? type : null };
 }
 
 function describe(error: unknown): string {
