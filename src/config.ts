@@ -327,3 +327,16 @@ export function readEnvironment(cwd: string = process.cwd()): Environment {
   if (process.env.SHARDING_MANAGER !== 'true') delete process.env.SHARD_COUNT;
   return environment;
 }
+
+/** How an entry point starts: a configuration that can never work is printed, without a stack, and exit 1. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig(readEnvironment());
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

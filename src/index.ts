@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { Client, GatewayIntentBits, RESTEvents, Status } from 'discord.js';
 import { createCommands } from './commands/index.js';
-import { ConfigError, loadConfig, readEnvironment, secretsOf, type Config } from './config.js';
+import { loadConfigOrExit, secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { createReadyEvent } from './events/ready.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -310,16 +310,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(readEnvironment());
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   let shuttingDown = false;
   const shutdown = (reason: string, code: number) => {
     if (shuttingDown) return;

@@ -6,7 +6,7 @@
  * the shard that owns the job, and /healthz, /readyz and /metrics for every shard (DESIGN §7, §8).
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig, readEnvironment, secretsOf, type Config } from './config.js';
+import { loadConfigOrExit, secretsOf, type Config } from './config.js';
 import { systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './logger.js';
 import { recommendedShardCount } from './services/gatewayBot.js';
@@ -100,16 +100,7 @@ export async function startManager(config: Config, logger: Logger = createLogger
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig(readEnvironment());
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, secretsOf(config)).child({ role: 'manager' });
   let manager: Manager | null = null;
   let shuttingDown = false;

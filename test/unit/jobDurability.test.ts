@@ -2,32 +2,15 @@ import Keyv from 'keyv';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/lib/clock.js';
 import { silentLogger } from '../../src/logger.js';
-import type { DeliveryOutcome } from '../../src/services/delivery.js';
 import { GenerateLimiter } from '../../src/services/generateLimiter.js';
 import type { JobRecord } from '../../src/services/jobRecord.js';
-import { DELIVERY_GIVE_UP_MS, JobRunner, JobStore, type DeliveryPort, type KiePort } from '../../src/services/jobs.js';
+import { DELIVERY_GIVE_UP_MS, JobRunner, JobStore, type KiePort } from '../../src/services/jobs.js';
 import type { GenerateRequest, TaskInfo } from '../../src/services/kie/types.js';
 import { QuotaService } from '../../src/services/quota.js';
 import { makeJob } from '../helpers/jobs.js';
+import { FakeDelivery, taskInfo } from '../helpers/runnerFakes.js';
 
 const POLL = 1_000;
-
-function info(taskId: string, status: TaskInfo['status']): TaskInfo {
-  return {
-    taskId,
-    status,
-    successFlag: status === 'succeeded' ? 1 : status === 'failed' ? 2 : 0,
-    resultUrls: status === 'succeeded' ? [`https://files.example/${taskId}.mp4`] : [],
-    originUrls: [],
-    fullResultUrls: [],
-    resolution: null,
-    errorCode: null,
-    errorMessage: null,
-    params: null,
-    createdAt: null,
-    completedAt: null,
-  };
-}
 
 class FakeKie implements KiePort {
   generateCalls: GenerateRequest[] = [];
@@ -50,32 +33,7 @@ class FakeKie implements KiePort {
     this.reads.push(taskId);
     const status = this.status;
     if (this.gate) await this.gate;
-    return info(taskId, status);
-  }
-}
-
-class FakeDelivery implements DeliveryPort {
-  outcomes: DeliveryOutcome['kind'][] = [];
-  attempts = 0;
-  delivered: string[] = [];
-
-  async deliver(job: JobRecord): Promise<DeliveryOutcome> {
-    this.attempts += 1;
-    const kind = this.outcomes.shift() ?? 'retry';
-    if (kind === 'delivered') {
-      this.delivered.push(job.id);
-      return { kind, job, messageId: 'm1' };
-    }
-    if (kind === 'retry') return { kind, job, error: new Error('discord 503') };
-    return { kind, job, reason: 'DMs closed' };
-  }
-
-  async updateJobMessage(job: JobRecord) {
-    return { job, shown: true };
-  }
-
-  async showFailure(job: JobRecord) {
-    return job;
+    return taskInfo(taskId, status);
   }
 }
 
@@ -91,7 +49,7 @@ describe('JobRunner durability: delivery never refunds, callbacks only read (fak
   beforeEach(() => {
     vi.useFakeTimers({ now: 1_700_000_000_000 });
     kie = new FakeKie();
-    delivery = new FakeDelivery();
+    delivery = new FakeDelivery('retry');
     jobs = new JobStore(new Keyv(), clock);
     quota = new QuotaService({
       store: new Keyv(),

@@ -1,37 +1,18 @@
 import Keyv from 'keyv';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../src/lib/clock.js';
-import type { MessageView } from '../../src/lib/render.js';
 import { silentLogger } from '../../src/logger.js';
-import type { DeliveryOutcome } from '../../src/services/delivery.js';
 import { GenerateLimiter } from '../../src/services/generateLimiter.js';
 import type { JobRecord } from '../../src/services/jobRecord.js';
-import { GENERATION_TIMEOUT_MS, JobRunner, JobStore, LATE_POLL_MS, type DeliveryPort, type KiePort } from '../../src/services/jobs.js';
+import { GENERATION_TIMEOUT_MS, JobRunner, JobStore, LATE_POLL_MS, type KiePort } from '../../src/services/jobs.js';
 import type { KieCircuitState } from '../../src/services/kie/circuit.js';
 import { KieOutcomeUnknownError, KiePausedError } from '../../src/services/kie/errors.js';
 import type { ExtendRequest, GenerateRequest, TaskInfo } from '../../src/services/kie/types.js';
 import { QuotaService } from '../../src/services/quota.js';
 import { makeJob } from '../helpers/jobs.js';
+import { FakeDelivery, taskInfo } from '../helpers/runnerFakes.js';
 
 const POLL = 1_000;
-
-function taskInfo(taskId: string, status: TaskInfo['status'], extra: Partial<TaskInfo> = {}): TaskInfo {
-  return {
-    taskId,
-    status,
-    successFlag: status === 'succeeded' ? 1 : status === 'failed' ? 2 : 0,
-    resultUrls: status === 'succeeded' ? [`https://files.example/${taskId}.mp4`] : [],
-    originUrls: [],
-    fullResultUrls: [],
-    resolution: null,
-    errorCode: null,
-    errorMessage: null,
-    params: null,
-    createdAt: null,
-    completedAt: null,
-    ...extra,
-  };
-}
 
 class FakeKie implements KiePort {
   generateCalls: GenerateRequest[] = [];
@@ -71,33 +52,6 @@ class FakeKie implements KiePort {
     this.reads += 1;
     const status = this.statuses.shift() ?? 'generating';
     return taskInfo(taskId, status, status === 'failed' ? this.failure : {});
-  }
-}
-
-class FakeDelivery implements DeliveryPort {
-  edits: Array<{ jobId: string; content: string }> = [];
-  failures: Array<{ jobId: string; content: string }> = [];
-  delivered: string[] = [];
-  outcomes: Array<DeliveryOutcome['kind']> = [];
-
-  async deliver(job: JobRecord): Promise<DeliveryOutcome> {
-    const kind = this.outcomes.shift() ?? 'delivered';
-    if (kind === 'delivered') {
-      this.delivered.push(job.id);
-      return { kind, job, messageId: 'm1' };
-    }
-    if (kind === 'retry') return { kind, job, error: new Error('discord 503') };
-    return { kind, job, reason: 'DMs closed' };
-  }
-
-  async updateJobMessage(job: JobRecord, view: MessageView) {
-    this.edits.push({ jobId: job.id, content: view.content });
-    return { job, shown: true };
-  }
-
-  async showFailure(job: JobRecord, view: MessageView) {
-    this.failures.push({ jobId: job.id, content: view.content });
-    return job;
   }
 }
 
