@@ -43,10 +43,14 @@ export class BotProcess {
   }
 
   static async start(env: Record<string, string>): Promise<BotProcess> {
-    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--expose-gc', '--import', probe, entry], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--expose-gc', '--import', probe, entry],
+      {
+        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      },
+    );
     const bot = new BotProcess(child);
     await bot.waitForLog((l) => l.msg === 'connected to Discord', 30_000);
     return bot;
@@ -56,7 +60,10 @@ export class BotProcess {
     return this.child.pid ?? -1;
   }
 
-  async waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>> {
+  async waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+  ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.logLines.find(predicate);

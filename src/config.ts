@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import type { ShardPlace } from './lib/shard.js';
-import { parseRate } from './services/generateLimiter.js';
+import { parseRate } from './services/jobs/limiter.js';
 
 export type VeoModelName = 'veo3' | 'veo3_fast' | 'veo3_lite';
 
@@ -170,12 +170,21 @@ const schema = z.object({
     .trim()
     .toLowerCase()
     .default('auto')
-    .refine((v) => v === 'auto' || (/^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= 4096), 'must be auto or a whole number from 1 to 4096')
+    .refine(
+      (v) => v === 'auto' || (/^\d{1,4}$/.test(v) && Number(v) >= 1 && Number(v) <= 4096),
+      'must be auto or a whole number from 1 to 4096',
+    )
     .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v))),
   SHARD_SPAWN_DELAY_MS: wholeNumber(5_500, 0, 600_000),
   // Both set by discord.js's ShardingManager in the environment of each shard it spawns.
   SHARDING_MANAGER: optional,
-  SHARDS: optional.pipe(z.string().refine((v) => /^\d{1,4}$/.test(v), 'must be a whole number').transform(Number).optional()),
+  SHARDS: optional.pipe(
+    z
+      .string()
+      .refine((v) => /^\d{1,4}$/.test(v), 'must be a whole number')
+      .transform(Number)
+      .optional(),
+  ),
 });
 
 export interface ConfigProblem {

@@ -8,7 +8,9 @@ import { ConfigError, loadDeployConfig, readEnvironment, type DeployConfig } fro
  * only, and usable in DMs only when ALLOW_DMS is on (DESIGN §2), unless the command itself names its
  * contexts (`/veo-admin` is guild only whatever ALLOW_DMS says).
  */
-export function commandsBody(config: Pick<DeployConfig, 'devGuildId' | 'allowDms'>): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
+export function commandsBody(
+  config: Pick<DeployConfig, 'devGuildId' | 'allowDms'>,
+): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
   if (config.devGuildId) {
     return commandDefinitions.map((c) => {
       const guildCommand = { ...c };
@@ -43,7 +45,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
         : `Registered ${count} global command(s); Discord may take up to an hour to show them everywhere.`,
     );
   } catch (error) {
-    console.error(error instanceof ConfigError ? error.message : `deploy-commands failed: ${error instanceof Error ? error.message : 'unknown error'}`);
+    console.error(
+      error instanceof ConfigError
+        ? error.message
+        : `deploy-commands failed: ${error instanceof Error ? error.message : 'unknown error'}`,
+    );
     process.exit(1);
   }
 }

@@ -9,12 +9,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfigOrExit, secretsOf, type Config } from './config.js';
 import { systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './logger.js';
-import { recommendedShardCount } from './services/gatewayBot.js';
-import { HttpServer } from './services/http.js';
-import { adoptShardLayout } from './services/jobLayout.js';
-import { JobStore } from './services/jobs.js';
-import { ShardFleet } from './services/shardFleet.js';
-import { openStores } from './services/store.js';
+import { recommendedShardCount } from './services/runtime/gatewayBot.js';
+import { HttpServer } from './services/runtime/http.js';
+import { adoptShardLayout } from './services/jobs/layout.js';
+import { JobStore } from './services/jobs/store.js';
+import { ShardFleet } from './services/runtime/shardFleet.js';
+import { openStores } from './services/runtime/store.js';
 
 /** The shard entry point: the compiled bot beside this file. */
 export const SHARD_ENTRY = fileURLToPath(new URL('./index.js', import.meta.url));
@@ -34,7 +34,10 @@ export interface Manager {
 }
 
 /** Builds and starts the manager: everything up to forking the shards. */
-export async function startManager(config: Config, logger: Logger = createLogger(config.logLevel, secretsOf(config))): Promise<Manager> {
+export async function startManager(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel, secretsOf(config)),
+): Promise<Manager> {
   if (config.store.kind !== 'redis') {
     throw new ShardingRefusedError(
       'npm run start:sharded needs a shared store: STORE_URL is SQLite, which serves exactly one process. ' +

@@ -47,7 +47,10 @@ function freePort(): Promise<number> {
 function started(child: ChildProcess, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start within ${timeoutMs} ms: ${output.slice(-400)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`redis-server did not start within ${timeoutMs} ms: ${output.slice(-400)}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer) => {
       output += chunk.toString('utf8');
       if (/ready to accept connections/i.test(output)) {
@@ -91,7 +94,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     await started(child, 10_000);
   } catch (error) {
     child.kill('SIGKILL');
-    project.provide('redis', { url: null, error: `could not start ${binary}: ${(error as Error).message}`, source: 'none' });
+    project.provide('redis', {
+      url: null,
+      error: `could not start ${binary}: ${(error as Error).message}`,
+      source: 'none',
+    });
     return undefined;
   }
   project.provide('redis', { url: `redis://127.0.0.1:${String(port)}`, error: null, source: 'spawned' });

@@ -8,13 +8,14 @@ import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { CustomIdPrefix } from '../lib/customId.js';
 import type { Logger } from '../logger.js';
-import type { GuildSettingsStore } from '../services/guildSettings.js';
-import type { HdService } from '../services/hd.js';
-import type { ImagePreparer } from '../services/images.js';
-import type { JobRunner, JobStore } from '../services/jobs.js';
+import type { GuildSettingsStore } from '../services/quota/guildSettings.js';
+import type { HdService } from '../services/delivery/hd.js';
+import type { ImagePreparer } from '../services/kie/images.js';
+import type { JobRunner } from '../services/jobs/runner.js';
+import type { JobStore } from '../services/jobs/store.js';
 import type { KieCircuitState } from '../services/kie/circuit.js';
 import type { TaskInfo } from '../services/kie/types.js';
-import type { QuotaService } from '../services/quota.js';
+import type { QuotaService } from '../services/quota/service.js';
 
 export interface CommandDeps {
   readonly config: Config;

@@ -1,26 +1,52 @@
 import { Events, type Client } from 'discord.js';
 import type { Logger } from '../logger.js';
-import type { BotEvent } from './types.js';
+import { isFinal } from '../services/jobs/record.js';
+import type { JobStore } from '../services/jobs/store.js';
+import type { JobLookup, QuotaService } from '../services/quota/service.js';
+import type { BotEvent } from './index.js';
 
 export interface ReadyDeps {
   readonly logger: Logger;
-  /** Resume work a previous process left; runs once per process, not on every reconnect. */
-  readonly resume: () => Promise<void>;
+  /** Resume only while holding the store lease (DESIGN §8); start() takes it before login. */
+  readonly lease: { readonly held: boolean };
+  readonly jobs: Pick<JobStore, 'get'>;
+  readonly quota: Pick<QuotaService, 'reconcile'>;
+  readonly runner: { resume(): Promise<unknown> };
+  readonly hd: { resume(): Promise<unknown> };
+  /** Whether this process owns a guild's ledgers (guildId null: the DM buckets). */
+  readonly ownsGuild: (guildId: string | null) => boolean;
+  /** This process's start: ledger entries reserved after it are its own, never leftovers. */
+  readonly startedAt: number;
 }
 
+/**
+ * The start-up sequence, once per process (not on every reconnect): settle the ledgers a previous process
+ * left, then resume its jobs and its 1080P preparations.
+ */
 export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.ClientReady> {
-  let resumed = false;
+  const lookup: JobLookup = async (jobId) => {
+    const job = await deps.jobs.get(jobId);
+    if (!job) return 'missing';
+    if (!isFinal(job)) return 'active';
+    return job.state === 'delivered' || job.state === 'undeliverable' ? 'delivered' : 'failed';
+  };
   return {
     name: Events.ClientReady,
     once: true,
     async execute(client: Client<true>) {
-      deps.logger.info({ user: client.user.id, guilds: client.guilds.cache.size }, 'connected to Discord');
-      if (resumed) return;
-      resumed = true;
+      const { logger } = deps;
+      logger.info({ user: client.user.id, guilds: client.guilds.cache.size }, 'connected to Discord');
+      if (!deps.lease.held) {
+        logger.error({}, 'connected without the store lease; not resuming jobs');
+        return;
+      }
       try {
-        await deps.resume();
+        const reconciled = await deps.quota.reconcile(lookup, deps.ownsGuild, deps.startedAt);
+        logger.info({ ...reconciled }, 'quota reconciled');
+        await deps.runner.resume();
+        await deps.hd.resume();
       } catch (error) {
-        deps.logger.error({ err: error }, 'resuming jobs failed');
+        logger.error({ err: error }, 'resuming jobs failed');
       }
     },
   };

@@ -6,19 +6,26 @@ export const enUS = {
   'refusal.dm_disabled': 'This bot works in servers only. Use the command in a server channel.',
   'refusal.missing_permissions':
     'I cannot post your video here: I am missing {permissions} in this channel. Ask a server admin to grant it, or try another channel.',
-  'refusal.not_member': 'I am not a member of this server, so I cannot post here. Ask a server admin to invite the bot.',
+  'refusal.not_member':
+    'I am not a member of this server, so I cannot post here. Ask a server admin to invite the bot.',
   'refusal.paused_credits':
     'Video generation is paused: the service account is out of credits. I check every minute and accept videos again as soon as it is topped up; try again later.',
-  'refusal.paused_maintenance': 'Video generation is paused for maintenance at the video service. Try again in a few minutes.',
-  'refusal.blocked': 'A server admin has blocked you from generating videos here. Ask them if you think this is a mistake.',
+  'refusal.paused_maintenance':
+    'Video generation is paused for maintenance at the video service. Try again in a few minutes.',
+  'refusal.blocked':
+    'A server admin has blocked you from generating videos here. Ask them if you think this is a mistake.',
   'refusal.budget': "This server's shared video budget for the last 24 hours is spent. Enough frees up {when}.",
   'refusal.active_jobs': 'You already have {max} videos in progress here. Try again when one of them finishes.',
-  'refusal.quota': 'You have {remaining} of your {limit} units left and {model} costs {cost}. Enough units come back {when}.',
+  'refusal.quota':
+    'You have {remaining} of your {limit} units left and {model} costs {cost}. Enough units come back {when}.',
   'refusal.model_unavailable':
     'The {model} model costs {cost} units, more than this server allows, so it is not available here. Pick {available}.',
-  'refusal.no_model_available': 'No model is cheap enough to run on this server right now. Ask a server admin to check `/veo-admin limits`.',
-  'refusal.image_type': 'The `{option}` attachment is not an image I can use. Attach a JPEG, PNG or WebP image of up to {max}.',
-  'refusal.image_too_large': 'The `{option}` attachment is {size}; the limit is {max}. Attach a smaller JPEG, PNG or WebP image.',
+  'refusal.no_model_available':
+    'No model is cheap enough to run on this server right now. Ask a server admin to check `/veo-admin limits`.',
+  'refusal.image_type':
+    'The `{option}` attachment is not an image I can use. Attach a JPEG, PNG or WebP image of up to {max}.',
+  'refusal.image_too_large':
+    'The `{option}` attachment is {size}; the limit is {max}. Attach a smaller JPEG, PNG or WebP image.',
   'status.queued': '⏳ Queued: position {position}. Generation starts in turn.',
   'status.submitting': '⏳ Sending your prompt to the video service…',
   'status.generating': '🎬 Generating with {model} ({aspect}), started {started}.',
@@ -64,7 +71,8 @@ export const enUS = {
   'action.rerun_images_gone':
     'This video was made from pictures more than 20 hours ago, and the video service has deleted its copy of them, so it cannot be rerun. Run `/veo animate` again with the pictures.',
   'action.extend_not_ready': 'This video is not finished yet, so there is nothing to extend.',
-  'action.extend_too_old': 'This video is more than 14 days old; the video service no longer keeps it, so it cannot be extended.',
+  'action.extend_too_old':
+    'This video is more than 14 days old; the video service no longer keeps it, so it cannot be extended.',
   'action.extend_hd':
     'This video was upgraded to 1080P, and the video service cannot extend an upgraded video. Rerun it and extend the new one instead.',
   'extend.title': 'Extend this video',
@@ -103,10 +111,13 @@ export const enUS = {
     'Sorry: the video service did not confirm whether it accepted your request, so I stopped here rather than risk charging twice.',
   'failed.timeout': 'The video service took longer than 30 minutes. If it finishes later, I will still post it, free.',
   'failed.queue_timeout': 'The video service stayed paused for 30 minutes, so your request was cancelled.',
-  'failed.not_an_image': 'An attached file is not actually a JPEG, PNG or WebP image, so nothing was sent to the video service.',
-  'failed.image_too_large': 'An attached image turned out larger than the size limit, so nothing was sent to the video service.',
+  'failed.not_an_image':
+    'An attached file is not actually a JPEG, PNG or WebP image, so nothing was sent to the video service.',
+  'failed.image_too_large':
+    'An attached image turned out larger than the size limit, so nothing was sent to the video service.',
   'failed.image_download': 'I could not download your image from Discord. Attach it again and retry.',
-  'failed.image_upload': 'I could not hand your image to the video service: its upload failed twice. Try again in a few minutes.',
+  'failed.image_upload':
+    'I could not hand your image to the video service: its upload failed twice. Try again in a few minutes.',
   'failed.image_interrupted':
     'Sorry: the bot restarted before your image reached the video service, so I stopped here. Please run the command again.',
   'hd.preparing': '⏳ Preparing the 1080P version. This takes one to three minutes.',
@@ -133,21 +144,27 @@ export const enUS = {
   'admin.limits_window': 'Window: {value} h, rolling ({source})',
   'admin.limits_cost': 'Cost of {model}: {value} units ({source})',
   'admin.limits_active': 'Videos in progress per member: {value} ({source})',
-  'admin.limits_unavailable': 'Not available here (costs more than the allowance or the budget): {models}. Members who choose it are refused.',
-  'admin.limits_hint': 'Change with `/veo-admin limits` and its options; `defaults: True` goes back to the bot’s defaults.',
+  'admin.limits_unavailable':
+    'Not available here (costs more than the allowance or the budget): {models}. Members who choose it are refused.',
+  'admin.limits_hint':
+    'Change with `/veo-admin limits` and its options; `defaults: True` goes back to the bot’s defaults.',
   'admin.limits_updated': '✅ Limits updated. Jobs already charged keep the units they were charged.',
   'admin.limits_reset': '✅ This server now uses the bot’s default limits.',
-  'admin.limits_no_model': 'That would leave no model cheap enough to run here (the cheapest would cost {cost} units). Nothing was changed.',
-  'admin.reset_done': '✅ <@{user}> has a fresh window: {remaining} of {limit} units. Jobs still running count as in progress until they finish.',
+  'admin.limits_no_model':
+    'That would leave no model cheap enough to run here (the cheapest would cost {cost} units). Nothing was changed.',
+  'admin.reset_done':
+    '✅ <@{user}> has a fresh window: {remaining} of {limit} units. Jobs still running count as in progress until they finish.',
   'admin.block_done': '🚫 <@{user}> can no longer generate videos here. Jobs already running finish normally.',
   'admin.block_already': '<@{user}> was already blocked here.',
   'admin.unblock_done': '✅ <@{user}> can generate videos here again.',
   'admin.unblock_already': '<@{user}> was not blocked here.',
-  'admin.budget_none': 'This server has no budget: members are limited by their own allowance only. {used} units were used here in the last 24 h.',
+  'admin.budget_none':
+    'This server has no budget: members are limited by their own allowance only. {used} units were used here in the last 24 h.',
   'admin.budget_view': 'Server budget: {budget} units per rolling 24 h. {used} used, {remaining} left.',
   'admin.budget_next': 'The next unit comes back {when}.',
   'admin.budget_hint': 'Set it with `/veo-admin budget units:`; `units: 0` removes it.',
-  'admin.budget_set': '✅ Server budget set to {budget} units per rolling 24 h; {used} were already used in the last 24 h.',
+  'admin.budget_set':
+    '✅ Server budget set to {budget} units per rolling 24 h; {used} were already used in the last 24 h.',
   'admin.budget_cleared': '✅ Server budget removed.',
   'admin.status_title': '**Veo Bot status**',
   'admin.status_credits': 'kie.ai credits: {credits}',

@@ -2,8 +2,7 @@ import { request, type Dispatcher } from 'undici';
 import { USER_AGENT } from '../version.js';
 
 export type DownloadResult =
-  | { readonly kind: 'ok'; readonly data: Buffer; readonly contentType: string | null }
-  | { readonly kind: 'too_large' };
+  { readonly kind: 'ok'; readonly data: Buffer; readonly contentType: string | null } | { readonly kind: 'too_large' };
 
 export class DownloadError extends Error {
   constructor(
@@ -30,7 +29,11 @@ export interface DownloadOptions {
  * Fetches a URL into one Buffer without ever holding more than `capBytes`: a declared length over the
  * cap is refused before reading, and a body that grows past it is cut off.
  */
-export async function downloadCapped(url: string, capBytes: number, options: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadCapped(
+  url: string,
+  capBytes: number,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
   const signal = AbortSignal.timeout(options.timeoutMs ?? 120_000);
   let response: Awaited<ReturnType<typeof request>>;
   try {

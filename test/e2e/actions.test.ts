@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { t } from '../../src/i18n/index.js';
 import { zhCN } from '../../src/i18n/zh-CN.js';
-import type { JobRecord } from '../../src/services/jobRecord.js';
+import type { JobRecord } from '../../src/services/jobs/record.js';
 import { MANAGER_PERMISSIONS, OPTION } from './helpers/commands.js';
 import {
   bodyOf,

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { veoCommandData } from '../../src/commands/veo.js';
+import { veoCommandData } from '../../src/commands/veo/index.js';
 import { animateSubcommand } from '../../src/commands/veo/animate.js';
 import { makePng } from '../helpers/png.js';
 import { validateDiscordRequest } from './helpers/discordSchemas.js';

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JobRecord } from '../../src/services/jobRecord.js';
+import type { JobRecord } from '../../src/services/jobs/record.js';
 import { bodyOf, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
 import type { InteractionHandle } from './helpers/loopbackDiscord.js';
 
@@ -15,7 +15,8 @@ function signature(taskId: string, timestamp: string, key = HMAC_KEY): string {
 /** Prometheus text exposition format: every line is a comment, blank, or `name{labels} value [timestamp]`. */
 function parsePrometheus(text: string): Map<string, number> {
   const samples = new Map<string, number>();
-  const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|NaN|\+Inf|-Inf))( -?\d+)?$/;
+  const sample =
+    /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|NaN|\+Inf|-Inf))( -?\d+)?$/;
   for (const line of text.split('\n')) {
     if (line === '') continue;
     if (line.startsWith('# HELP ')) continue;
@@ -65,14 +66,27 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
 
   async function callback(
     taskId: string,
-    options: { jobId?: string; timestamp?: string; signature?: string | null; body?: string; contentType?: string } = {},
+    options: {
+      jobId?: string;
+      timestamp?: string;
+      signature?: string | null;
+      body?: string;
+      contentType?: string;
+    } = {},
   ): Promise<number> {
     const timestamp = options.timestamp ?? String(Math.floor(clock.now() / 1000));
-    const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/json', 'x-webhook-timestamp': timestamp };
+    const headers: Record<string, string> = {
+      'content-type': options.contentType ?? 'application/json',
+      'x-webhook-timestamp': timestamp,
+    };
     const sig = options.signature === undefined ? signature(taskId, timestamp) : options.signature;
     if (sig !== null) headers['x-webhook-signature'] = sig;
     const query = options.jobId ? `?job=${options.jobId}` : '';
-    const response = await fetch(url(`/kie/callback${query}`), { method: 'POST', headers, body: options.body ?? callbackBody(taskId) });
+    const response = await fetch(url(`/kie/callback${query}`), {
+      method: 'POST',
+      headers,
+      body: options.body ?? callbackBody(taskId),
+    });
     await response.text();
     return response.status;
   }
@@ -90,18 +104,27 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
   const reads = (taskId: string) => h.kie.requests.filter((r) => r.path === RECORD_INFO && r.query.taskId === taskId);
 
   async function generating(text: string): Promise<{ handle: InteractionHandle; job: JobRecord }> {
-    const handle = await h.discord.slashCommand({ name: 'veo', subcommand: 'prompt', options: [{ name: 'prompt', type: 3, value: text }] });
-    const job = await h.job(handle.interactionId, (j) => j.state === 'generating');
-    await h.discord.waitForRequest((r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'), {
-      afterSeq: handle.seq,
+    const handle = await h.discord.slashCommand({
+      name: 'veo',
+      subcommand: 'prompt',
+      options: [{ name: 'prompt', type: 3, value: text }],
     });
+    const job = await h.job(handle.interactionId, (j) => j.state === 'generating');
+    await h.discord.waitForRequest(
+      (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'),
+      {
+        afterSeq: handle.seq,
+      },
+    );
     return { handle, job };
   }
 
   it('GIVEN polling slowed to 10 minutes WHEN a signed callback arrives THEN it leads to one record-info read and the delivery', async () => {
     await startWithCallbacks();
     const { handle, job } = await generating('a paper crane taking flight');
-    expect(h.kie.generateRequests()[0]!.json).toMatchObject({ callBackUrl: `https://veo.example/kie/callback?job=${job.id}` });
+    expect(h.kie.generateRequests()[0]!.json).toMatchObject({
+      callBackUrl: `https://veo.example/kie/callback?job=${job.id}`,
+    });
     h.kie.completeTask(job.taskId!);
     expect(reads(job.taskId!)).toEqual([]);
 
@@ -110,7 +133,10 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     expect(await handled(job.taskId!, 1)).toBe('read');
     expect(reads(job.taskId!)).toHaveLength(1);
     expect(done.resultUrls).toEqual(h.kie.tasks.get(job.taskId!)!.resultUrls);
-    const final = h.discord.requestsAfter(handle.seq).filter((r) => isOriginalEdit(r, handle.token)).at(-1)!;
+    const final = h.discord
+      .requestsAfter(handle.seq)
+      .filter((r) => isOriginalEdit(r, handle.token))
+      .at(-1)!;
     expect(final.files.map((f) => f.fileName)).toEqual([`veo-${job.id}.mp4`]);
     expect(JSON.stringify(bodyOf(final))).not.toContain('evil.example');
   });
@@ -130,7 +156,9 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     expect(await callback(taskId, { timestamp: future, signature: signature(taskId, future) })).toBe(401);
     const huge = JSON.stringify({ code: 200, data: { taskId, padding: 'x'.repeat(64 * 1024) } });
     expect(await callback(taskId, { body: huge })).toBe(413);
-    expect(await callback(taskId, { body: 'taskId=' + taskId, contentType: 'application/x-www-form-urlencoded' })).toBe(400);
+    expect(await callback(taskId, { body: 'taskId=' + taskId, contentType: 'application/x-www-form-urlencoded' })).toBe(
+      400,
+    );
     expect(await callback(taskId, { body: '{"data":{"taskId":' })).toBe(400);
     expect(await callback(taskId, { body: '{"code":200,"data":{}}' })).toBe(400);
 
@@ -139,7 +167,9 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     expect(await handled(taskId, 1)).toBe('read');
     expect(h.logs.filter((l) => l.message === 'kie callback handled')).toHaveLength(1);
     expect(reads(taskId)).toHaveLength(1);
-    expect(h.logs.filter((l) => l.message === 'kie callback refused').map((l) => l.fields.status)).toEqual([401, 401, 401, 401, 401, 401, 413, 400, 400, 400]);
+    expect(h.logs.filter((l) => l.message === 'kie callback refused').map((l) => l.fields.status)).toEqual([
+      401, 401, 401, 401, 401, 401, 413, 400, 400, 400,
+    ]);
   });
 
   it('GIVEN a callback while record-info still says generating THEN nothing is posted; a later one delivers; a duplicate posts nothing more', async () => {
@@ -182,7 +212,11 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
 
     h.kie.nextGenerate({ kind: 'error', httpStatus: 502, code: 502, msg: 'Bad Gateway' });
     const text = 'a comet over a mountain lake';
-    const handle = await h.discord.slashCommand({ name: 'veo', subcommand: 'prompt', options: [{ name: 'prompt', type: 3, value: text }] });
+    const handle = await h.discord.slashCommand({
+      name: 'veo',
+      subcommand: 'prompt',
+      options: [{ name: 'prompt', type: 3, value: text }],
+    });
     const lost = await h.job(handle.interactionId, (j) => j.state === 'failed_unknown' && j.interaction.token === null);
     expect((await h.bot.quota.status({ guildId: lost.guildId, userId: lost.requesterId })).remaining).toBe(5);
 
@@ -190,7 +224,12 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     const adopt = (taskId: string, prompt: string) => {
       h.kie.tasks.set(taskId, {
         taskId,
-        body: { prompt, model: 'veo3_fast', aspect_ratio: '16:9', callBackUrl: `https://veo.example/kie/callback?job=${lost.id}` },
+        body: {
+          prompt,
+          model: 'veo3_fast',
+          aspect_ratio: '16:9',
+          callBackUrl: `https://veo.example/kie/callback?job=${lost.id}`,
+        },
         successFlag: 0,
         resultUrls: [],
         errorCode: null,
@@ -214,7 +253,10 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
     expect(done.taskId).toBe('b'.repeat(32));
     expect(done.late).toBe(true);
-    const final = h.discord.requestsAfter(handle.seq).filter((r) => r.files.length === 1).at(-1)!;
+    const final = h.discord
+      .requestsAfter(handle.seq)
+      .filter((r) => r.files.length === 1)
+      .at(-1)!;
     expect(String(bodyOf(final).content)).toContain('it is free');
     expect((await h.bot.quota.status({ guildId: done.guildId, userId: done.requesterId })).remaining).toBe(5);
     expect(h.kie.generateRequests()).toHaveLength(1);
@@ -227,7 +269,11 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     expect(await status('/healthz')).toBe(200);
     expect(await status('/readyz')).toBe(200);
 
-    const handle = await h.discord.slashCommand({ name: 'veo', subcommand: 'prompt', options: [{ name: 'prompt', type: 3, value: 'a quiet harbour' }] });
+    const handle = await h.discord.slashCommand({
+      name: 'veo',
+      subcommand: 'prompt',
+      options: [{ name: 'prompt', type: 3, value: 'a quiet harbour' }],
+    });
     const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
 
     h.discord.setGatewayDown(true);
@@ -247,14 +293,17 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     const text = await response.text();
     const metrics = parsePrometheus(text);
     expect(metrics.get('veo_kie_requests_total{endpoint="/api/v1/veo/generate",code="200"}')).toBe(1);
-    expect(metrics.get('veo_kie_requests_total{endpoint="/api/v1/veo/record-info",code="200"}')).toBeGreaterThanOrEqual(2);
+    expect(metrics.get('veo_kie_requests_total{endpoint="/api/v1/veo/record-info",code="200"}')).toBeGreaterThanOrEqual(
+      2,
+    );
     expect(metrics.get('veo_jobs_finished_total{state="delivered"}')).toBe(1);
     expect(metrics.get('veo_job_duration_seconds_count{state="delivered"}')).toBe(1);
     expect(metrics.get('veo_jobs{state="generating"}')).toBe(0);
     expect(metrics.get('veo_discord_ack_latency_seconds_count')).toBe(1);
     expect(metrics.get('veo_store_lease_held')).toBe(1);
     expect(metrics.get('veo_gateway_ready')).toBe(1);
-    for (const id of [done.requesterId, done.guildId!, done.channelId, done.id, done.taskId!]) expect(text).not.toContain(id);
+    for (const id of [done.requesterId, done.guildId!, done.channelId, done.id, done.taskId!])
+      expect(text).not.toContain(id);
     expect(await status('/nope')).toBe(404);
   });
 });

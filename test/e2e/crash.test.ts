@@ -114,7 +114,8 @@ describe('crash and restart (real child processes, SIGKILL)', () => {
   it('GIVEN kill -9 after the upload edit reached Discord but before its answer THEN the restart edits the same message again: one video', async () => {
     rig = await CrashRig.start();
     const first = await rig.spawnReady();
-    const isUpload = (r: RecordedRequest) => r.method === 'PATCH' && r.path.endsWith('/messages/@original') && r.files.length > 0;
+    const isUpload = (r: RecordedRequest) =>
+      r.method === 'PATCH' && r.path.endsWith('/messages/@original') && r.files.length > 0;
     rig.discord.holdResponses(isUpload);
     const { handle, jobId } = await prompt(first, 'a city of glass at sunrise');
     await rig.discord.waitForRequest(isUpload, { afterSeq: handle.seq });
@@ -140,13 +141,20 @@ describe('crash and restart (real child processes, SIGKILL)', () => {
     rig.kie.autoComplete = null;
     const { handle, jobId } = await prompt(first, 'a fox reading a map');
     const generate = await rig.kie.waitFor(isGenerate);
-    await rig.discord.waitForRequest((r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'), {
-      afterSeq: handle.seq,
-    });
+    await rig.discord.waitForRequest(
+      (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'),
+      {
+        afterSeq: handle.seq,
+      },
+    );
     const channelId = rig.discord.guild.channelId;
     const refuseEdit = () =>
-      rig.discord.failNext({ method: 'PATCH', pathIncludes: `/channels/${channelId}/messages/` }, { status: 403, code: 50013, message: 'Missing Permissions' });
-    const isPost = (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${channelId}/messages` && r.files.length > 0;
+      rig.discord.failNext(
+        { method: 'PATCH', pathIncludes: `/channels/${channelId}/messages/` },
+        { status: 403, code: 50013, message: 'Missing Permissions' },
+      );
+    const isPost = (r: RecordedRequest) =>
+      r.method === 'POST' && r.path === `/channels/${channelId}/messages` && r.files.length > 0;
     rig.discord.expireToken(handle.token);
     refuseEdit();
     rig.discord.holdResponses(isPost);
@@ -179,7 +187,8 @@ describe('crash and restart (real child processes, SIGKILL)', () => {
     let bot = await rig.spawnReady();
     rig.kie.autoComplete = null;
     rig.kie.holdFileBodies = true;
-    const isUpload = (r: RecordedRequest) => r.method === 'PATCH' && r.path.endsWith('/messages/@original') && r.files.length > 0;
+    const isUpload = (r: RecordedRequest) =>
+      r.method === 'PATCH' && r.path.endsWith('/messages/@original') && r.files.length > 0;
     rig.discord.holdResponses(isUpload);
     const { handle, jobId } = await prompt(bot, 'three lighthouses in fog');
     const taskId = (await rig.kie.waitFor(isGenerate)).taskId!;

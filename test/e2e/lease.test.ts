@@ -15,16 +15,25 @@ describe('single writer: two bot processes on one store (DESIGN §8)', () => {
     rig = await CrashRig.start();
     const holder = await rig.spawnReady();
     rig.kie.autoComplete = null;
-    const handle = await rig.discord.slashCommand({ name: 'veo', subcommand: 'prompt', options: [{ name: 'prompt', type: 3, value: 'a snow globe city' }] });
+    const handle = await rig.discord.slashCommand({
+      name: 'veo',
+      subcommand: 'prompt',
+      options: [{ name: 'prompt', type: 3, value: 'a snow globe city' }],
+    });
     const jobId = String((await holder.waitForLog((l) => l.msg === 'job accepted')).jobId);
     const taskId = (await rig.kie.waitFor((r) => r.method === 'POST' && r.path === '/api/v1/veo/generate')).taskId!;
-    await rig.discord.waitForRequest((r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'), {
-      afterSeq: handle.seq,
-    });
+    await rig.discord.waitForRequest(
+      (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'),
+      {
+        afterSeq: handle.seq,
+      },
+    );
 
     const standby = rig.spawn();
     const listening = await standby.waitForMessage('http server listening');
-    const waiting = await standby.waitForLog((l) => l.msg.startsWith('store lease held by another live process') && l.attempt === 2);
+    const waiting = await standby.waitForLog(
+      (l) => l.msg.startsWith('store lease held by another live process') && l.attempt === 2,
+    );
     expect(waiting.holderPid).toBe(holder.pid);
     expect(waiting.level).toBe(40);
     // While it waits: alive, not ready, never on the gateway, nothing resumed.
@@ -36,7 +45,9 @@ describe('single writer: two bot processes on one store (DESIGN §8)', () => {
 
     const exit = await holder.kill('SIGTERM');
     expect(exit.code).toBe(0);
-    expect(holder.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'store lease released', 'stopped']));
+    expect(holder.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['shutting down', 'store lease released', 'stopped']),
+    );
 
     const resumed = await standby.waitForMessage('jobs resumed');
     expect(resumed.counts).toEqual({ generating: 1 });

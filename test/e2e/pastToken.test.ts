@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JobRecord } from '../../src/services/jobRecord.js';
+import type { JobRecord } from '../../src/services/jobs/record.js';
 import { bodyOf, isOriginalEdit, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
 import type { InteractionHandle, RecordedRequest } from './helpers/loopbackDiscord.js';
 
@@ -24,24 +24,36 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
   });
 
   /** A job that is generating, its status already shown with the (still good) token. */
-  async function generating(text: string, extra: { private?: boolean } = {}): Promise<{ handle: InteractionHandle; job: JobRecord }> {
+  async function generating(
+    text: string,
+    extra: { private?: boolean } = {},
+  ): Promise<{ handle: InteractionHandle; job: JobRecord }> {
     const handle = await h.discord.slashCommand({
       name: 'veo',
       subcommand: 'prompt',
-      options: [{ name: 'prompt', type: 3, value: text }, ...(extra.private ? [{ name: 'private', type: 5, value: true }] : [])],
+      options: [
+        { name: 'prompt', type: 3, value: text },
+        ...(extra.private ? [{ name: 'private', type: 5, value: true }] : []),
+      ],
     });
     const job = await h.job(handle.interactionId, (j) => j.state === 'generating' && j.status !== null);
-    await h.discord.waitForRequest((r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'), {
-      afterSeq: handle.seq,
-    });
+    await h.discord.waitForRequest(
+      (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('Generating'),
+      {
+        afterSeq: handle.seq,
+      },
+    );
     return { handle, job };
   }
 
   const usesToken = (token: string) => (r: RecordedRequest) => r.path.includes(token);
-  const channelPosts = (channelId: string) => (r: RecordedRequest) => r.method === 'POST' && r.path === `/channels/${channelId}/messages`;
+  const channelPosts = (channelId: string) => (r: RecordedRequest) =>
+    r.method === 'POST' && r.path === `/channels/${channelId}/messages`;
 
   function messagesWithVideo(jobId: string) {
-    return [...h.discord.messages.values()].filter((m) => !m.deleted && m.attachments.some((a) => a.filename === `veo-${jobId}.mp4`));
+    return [...h.discord.messages.values()].filter(
+      (m) => !m.deleted && m.attachments.some((a) => a.filename === `veo-${jobId}.mp4`),
+    );
   }
 
   function expectTokenNeverUsedAfterRefusal(token: string): void {
@@ -61,7 +73,9 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
     expect(done.interaction.tokenDead).toBe(true);
     expect(done.deliveredMessageId).toBe(job.messageId);
     const after = h.discord.requestsAfter(handle.seq);
-    const edit = after.find((r) => r.method === 'PATCH' && r.path === `/channels/${job.channelId}/messages/${job.messageId!}`)!;
+    const edit = after.find(
+      (r) => r.method === 'PATCH' && r.path === `/channels/${job.channelId}/messages/${job.messageId!}`,
+    )!;
     expect(edit.authorization).toBe(`Bot ${h.discord.botToken}`);
     expect(edit.files.map((f) => f.fileName)).toEqual([`veo-${job.id}.mp4`]);
     const mentions = after.filter(channelPosts(job.channelId));
@@ -81,7 +95,10 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
     await start();
     const { handle, job } = await generating('a tiny dragon in a teacup');
     h.discord.expireToken(handle.token);
-    h.discord.failNext({ method: 'PATCH', pathIncludes: `/channels/${job.channelId}/messages/` }, { status: 403, code: 50013, message: 'Missing Permissions' });
+    h.discord.failNext(
+      { method: 'PATCH', pathIncludes: `/channels/${job.channelId}/messages/` },
+      { status: 403, code: 50013, message: 'Missing Permissions' },
+    );
     h.kie.completeTask(job.taskId!);
     const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
 
@@ -125,7 +142,10 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
     await start();
     const { handle, job } = await generating('a message in a bottle', { private: true });
     h.discord.expireToken(handle.token);
-    h.discord.failNext({ method: 'POST', pathIncludes: '/users/@me/channels' }, { status: 403, code: 50007, message: 'Cannot send messages to this user' });
+    h.discord.failNext(
+      { method: 'POST', pathIncludes: '/users/@me/channels' },
+      { status: 403, code: 50007, message: 'Cannot send messages to this user' },
+    );
     h.kie.completeTask(job.taskId!);
     const done = await h.job(handle.interactionId, (j) => j.state === 'undeliverable');
 
@@ -133,7 +153,9 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
     expect(done.interaction.token).toBeNull();
     expect(messagesWithVideo(job.id)).toEqual([]);
     expect((await h.bot.quota.status({ guildId: job.guildId, userId: job.requesterId })).remaining).toBe(4);
-    expect(h.logs.some((l) => l.message === 'video exists but could not be delivered' && l.fields.jobId === job.id)).toBe(true);
+    expect(
+      h.logs.some((l) => l.message === 'video exists but could not be delivered' && l.fields.jobId === job.id),
+    ).toBe(true);
   });
 
   it('GIVEN 14 minutes have passed THEN delivery never tries the token and uses the bot token edit plus one mention', async () => {
@@ -146,7 +168,14 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
 
     const after = h.discord.requestsAfter(mark);
     expect(after.filter(usesToken(handle.token))).toEqual([]);
-    expect(after.filter((r) => r.method === 'PATCH' && r.path === `/channels/${job.channelId}/messages/${job.messageId!}` && r.files.length === 1)).toHaveLength(1);
+    expect(
+      after.filter(
+        (r) =>
+          r.method === 'PATCH' &&
+          r.path === `/channels/${job.channelId}/messages/${job.messageId!}` &&
+          r.files.length === 1,
+      ),
+    ).toHaveLength(1);
     expect(after.filter(channelPosts(job.channelId))).toHaveLength(1);
     expect(messagesWithVideo(job.id).map((m) => m.id)).toEqual([job.messageId]);
   });
@@ -154,7 +183,9 @@ describe('delivery past the interaction token (loopback Discord refuses or outli
   it('GIVEN a boost tier 2 server and a 12 MiB video THEN a bot-token edit attaches it (50 MiB) while a DM links it (10 MiB)', async () => {
     await start({
       videoBytes: 12 * MiB,
-      discord: { guilds: [{ id: '1300000000000000001', name: 'Boosted', channelId: '1300000000000000002', premiumTier: 2 }] },
+      discord: {
+        guilds: [{ id: '1300000000000000001', name: 'Boosted', channelId: '1300000000000000002', premiumTier: 2 }],
+      },
     });
     const pub = await generating('a marching band of robots');
     const priv = await generating('a quiet library', { private: true });

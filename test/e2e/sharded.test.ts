@@ -12,7 +12,12 @@ function guildOnShard(shard: number, n: number): GuildFixture {
   let ms = BigInt(Date.now()) - DISCORD_EPOCH - 86_400_000n + BigInt(n) * 10n;
   if (ms % 2n !== BigInt(shard)) ms += 1n;
   const id = (ms << 22n) | 7n;
-  return { id: id.toString(), name: `Shard ${String(shard)} Guild`, channelId: ((ms << 22n) | 8n).toString(), premiumTier: 0 };
+  return {
+    id: id.toString(),
+    name: `Shard ${String(shard)} Guild`,
+    channelId: ((ms << 22n) | 8n).toString(),
+    premiumTier: 0,
+  };
 }
 
 /**
@@ -28,7 +33,6 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
   let url: string;
   const guilds = [guildOnShard(0, 1), guildOnShard(1, 2)];
   const [guild0, guild1] = guilds as [GuildFixture, GuildFixture];
-
 
   beforeAll(async () => {
     url = await redisUrl();
@@ -51,7 +55,9 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     manager = rig.spawn({}, MANAGER_ENTRY);
     const listening = await manager.waitForLog((l) => l.msg === 'http server listening' && l.role === 'manager');
     port = Number(listening.port);
-    await Promise.all([0, 1].map((shard) => manager.waitForLog((l) => l.msg === 'jobs resumed' && l.shard === shard, 20_000)));
+    await Promise.all(
+      [0, 1].map((shard) => manager.waitForLog((l) => l.msg === 'jobs resumed' && l.shard === shard, 20_000)),
+    );
   });
 
   afterAll(async () => {
@@ -59,7 +65,10 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     if (!rig) return;
     const violations = [...rig.discord.violations];
     if (manager) {
-      const exit = await Promise.race([manager.kill('SIGTERM'), new Promise<null>((r) => setTimeout(() => r(null), 15_000))]);
+      const exit = await Promise.race([
+        manager.kill('SIGTERM'),
+        new Promise<null>((r) => setTimeout(() => r(null), 15_000)),
+      ]);
       expect(exit?.code).toBe(0);
     }
     await rig.close();
@@ -67,14 +76,19 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     expect(violations).toEqual([]);
   });
 
-  async function prompt(guild: GuildFixture, text: string): Promise<{ handle: InteractionHandle; jobId: string; shard: number }> {
+  async function prompt(
+    guild: GuildFixture,
+    text: string,
+  ): Promise<{ handle: InteractionHandle; jobId: string; shard: number }> {
     const handle = await rig.discord.slashCommand({
       name: 'veo',
       subcommand: 'prompt',
       guildId: guild.id,
       options: [{ name: 'prompt', type: 3, value: text }],
     });
-    const accepted = await manager.waitForLog((l) => l.msg === 'job accepted' && l.interactionId === handle.interactionId);
+    const accepted = await manager.waitForLog(
+      (l) => l.msg === 'job accepted' && l.interactionId === handle.interactionId,
+    );
     return { handle, jobId: String(accepted.jobId), shard: Number(accepted.shard) };
   }
 
@@ -102,13 +116,14 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     return response.status;
   }
 
-  const delivered = (jobId: string) => (l: ChildLog) => l.msg === 'job transition' && l.jobId === jobId && l.to === 'delivered';
+  const delivered = (jobId: string) => (l: ChildLog) =>
+    l.msg === 'job transition' && l.jobId === jobId && l.to === 'delivered';
 
   it('GIVEN SHARD_COUNT=auto THEN the manager asked the loopback for the count, and each shard IDENTIFYed as [id, 2] with its own guild', () => {
     expect(manager.logs.find((l) => l.msg === 'shard count resolved')).toMatchObject({ shards: 2, requested: 'auto' });
     expect(rig.discord.requests.filter((r) => r.path === '/gateway/bot').length).toBeGreaterThanOrEqual(1);
     const ready = rig.discord.requests.filter((r) => r.method === 'GATEWAY' && r.path === 'READY');
-    const shards = ready.map((r) => (r.body as { shard: number[]; guilds: { id: string }[] }));
+    const shards = ready.map((r) => r.body as { shard: number[]; guilds: { id: string }[] });
     expect(shards.map((s) => s.shard).sort()).toEqual([
       [0, 2],
       [1, 2],
@@ -117,7 +132,11 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     expect(shards.find((s) => s.shard[0] === 1)?.guilds.map((g) => g.id)).toEqual([guild1.id]);
     // Each shard took its own lease.
     for (const shard of [0, 1]) {
-      expect(manager.logs.some((l) => l.msg === 'store lease acquired' && l.shard === shard && l.lease === `leases:${String(shard)}`)).toBe(true);
+      expect(
+        manager.logs.some(
+          (l) => l.msg === 'store lease acquired' && l.shard === shard && l.lease === `leases:${String(shard)}`,
+        ),
+      ).toBe(true);
     }
   });
 
@@ -130,7 +149,10 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     rig.kie.completeTask(taskB);
     expect(await callback(taskA, a.jobId)).toBe(200);
     expect(await callback(taskB, b.jobId)).toBe(200);
-    const [doneA, doneB] = await Promise.all([manager.waitForLog(delivered(a.jobId)), manager.waitForLog(delivered(b.jobId))]);
+    const [doneA, doneB] = await Promise.all([
+      manager.waitForLog(delivered(a.jobId)),
+      manager.waitForLog(delivered(b.jobId)),
+    ]);
     expect(doneA.shard).toBe(0);
     expect(doneB.shard).toBe(1);
     expect(rig.messagesWithVideo(a.jobId)).toHaveLength(1);
@@ -144,7 +166,8 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
   it('GIVEN a callback for a shard-1 job at the manager THEN the manager routes it to shard 1, which reads kie and delivers', async () => {
     const { jobId } = await prompt(guild1, 'a paper crane unfolding');
     const taskId = await taskOf(jobId);
-    const reads = () => rig.kie.requests.filter((r) => r.path === '/api/v1/veo/record-info' && r.query.taskId === taskId).length;
+    const reads = () =>
+      rig.kie.requests.filter((r) => r.path === '/api/v1/veo/record-info' && r.query.taskId === taskId).length;
     const before = reads();
     rig.kie.completeTask(taskId);
     expect(await callback(taskId, jobId)).toBe(200);
@@ -154,7 +177,9 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     expect(handled.shard).toBe(1);
     expect((await manager.waitForLog(delivered(jobId))).shard).toBe(1);
     expect(reads() - before).toBe(1);
-    expect(manager.logs.some((l) => l.msg === 'kie callback handled' && l.taskId === taskId && l.shard === 0)).toBe(false);
+    expect(manager.logs.some((l) => l.msg === 'kie callback handled' && l.taskId === taskId && l.shard === 0)).toBe(
+      false,
+    );
     expect(rig.messagesWithVideo(jobId)).toHaveLength(1);
 
     // A callback for a task nobody has is answered 200 and goes nowhere; a forged one is refused.
@@ -162,7 +187,11 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     await manager.waitForLog((l) => l.msg === 'kie callback for no job we know; ignored' && l.taskId === 'nobody-task');
     const forged = await fetch(`http://127.0.0.1:${String(port)}/kie/callback`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'x-webhook-signature': 'AAAA' },
+      headers: {
+        'content-type': 'application/json',
+        'x-webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+        'x-webhook-signature': 'AAAA',
+      },
       body: JSON.stringify({ data: { taskId } }),
     });
     expect(forged.status).toBe(401);
@@ -171,7 +200,10 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
   it('GIVEN both shards up THEN /healthz and /readyz report each shard, and /metrics sums them', async () => {
     const health = await fetch(`http://127.0.0.1:${String(port)}/healthz`);
     expect(health.status).toBe(200);
-    const healthBody = (await health.json()) as { status: string; shards: { id: number; state: string; store: boolean }[] };
+    const healthBody = (await health.json()) as {
+      status: string;
+      shards: { id: number; state: string; store: boolean }[];
+    };
     expect(healthBody.status).toBe('ok');
     expect(healthBody.shards.map((s) => [s.id, s.state, s.store])).toEqual([
       [0, 'up', true],
@@ -179,12 +211,17 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     ]);
     const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
     expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { shards: { ready: boolean; lease: boolean }[] }).shards.every((s) => s.ready && s.lease)).toBe(true);
+    expect(
+      ((await ready.json()) as { shards: { ready: boolean; lease: boolean }[] }).shards.every(
+        (s) => s.ready && s.lease,
+      ),
+    ).toBe(true);
 
     const metrics = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
-    const sample = (name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    const sample = (name: string) =>
+      Number(new RegExp(`^${name.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
     // Shard 0 delivered one job, shard 1 two: the manager shows the sum.
     expect(sample('veo_jobs_finished_total{state="delivered"}')).toBe(3);
     expect(sample('veo_gateway_ready')).toBe(1);
@@ -200,14 +237,20 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     const victim = manager.logs.filter((l) => l.msg === 'shard process started' && l.shard === 1).at(-1)?.pid;
     expect(typeof victim).toBe('number');
     const mark = manager.logs.length;
-    const after = (predicate: (l: ChildLog) => boolean) => (l: ChildLog) => predicate(l) && manager.logs.indexOf(l) >= mark;
+    const after = (predicate: (l: ChildLog) => boolean) => (l: ChildLog) =>
+      predicate(l) && manager.logs.indexOf(l) >= mark;
     process.kill(Number(victim), 'SIGKILL');
     // kie finishes while shard 1 is down; nobody tells it (no callback): the respawned shard must find out.
     rig.kie.completeTask(taskId);
-    await manager.waitForLog(after((l) => l.msg === 'shard process died; respawning it' && l.shard === 1 && l.signal === 'SIGKILL'));
+    await manager.waitForLog(
+      after((l) => l.msg === 'shard process died; respawning it' && l.shard === 1 && l.signal === 'SIGKILL'),
+    );
     const respawned = await manager.waitForLog(after((l) => l.msg === 'shard process started' && l.shard === 1));
     expect(respawned.pid).not.toBe(victim);
-    await manager.waitForLog(after((l) => l.msg === 'jobs resumed' && l.shard === 1), 20_000);
+    await manager.waitForLog(
+      after((l) => l.msg === 'jobs resumed' && l.shard === 1),
+      20_000,
+    );
     const done = await manager.waitForLog(after(delivered(jobId)));
     expect(done.shard).toBe(1);
     expect(rig.messagesWithVideo(jobId)).toHaveLength(1);

@@ -21,7 +21,14 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
     expect(violations).toEqual([]);
   });
 
-  function prompt(text: string, extra: { userId?: string; attachmentSizeLimit?: number; options?: { name: string; type: number; value: string | number | boolean }[] } = {}) {
+  function prompt(
+    text: string,
+    extra: {
+      userId?: string;
+      attachmentSizeLimit?: number;
+      options?: { name: string; type: number; value: string | number | boolean }[];
+    } = {},
+  ) {
     return h.discord.slashCommand({
       name: 'veo',
       subcommand: 'prompt',
@@ -32,10 +39,16 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
   }
 
   it('registers the commands with a body Discord accepts, guild and global', async () => {
-    const base = { DISCORD_TOKEN: h.discord.botToken, DISCORD_APPLICATION_ID: h.discord.applicationId, DISCORD_API_BASE_URL: h.discord.apiBase };
+    const base = {
+      DISCORD_TOKEN: h.discord.botToken,
+      DISCORD_APPLICATION_ID: h.discord.applicationId,
+      DISCORD_API_BASE_URL: h.discord.apiBase,
+    };
     const global = await deployCommands(loadDeployConfig(base));
     expect(global.count).toBe(2); // /veo and /veo-admin
-    const globalPut = await h.discord.waitForRequest((r) => r.method === 'PUT' && r.path === `/applications/${h.discord.applicationId}/commands`);
+    const globalPut = await h.discord.waitForRequest(
+      (r) => r.method === 'PUT' && r.path === `/applications/${h.discord.applicationId}/commands`,
+    );
     expect(globalPut.violations).toEqual([]);
     expect(checkCommandNames(globalPut.body)).toEqual([]);
     const [veo] = globalPut.body as Record<string, unknown>[];
@@ -44,7 +57,9 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
     expect(promptOption).toContain('"max_length":2000');
 
     await deployCommands(loadDeployConfig({ ...base, DEV_GUILD_ID: h.discord.guild.id }));
-    const guildPut = await h.discord.waitForRequest((r) => r.method === 'PUT' && r.path.includes(`/guilds/${h.discord.guild.id}/commands`));
+    const guildPut = await h.discord.waitForRequest(
+      (r) => r.method === 'PUT' && r.path.includes(`/guilds/${h.discord.guild.id}/commands`),
+    );
     expect(guildPut.violations).toEqual([]);
     const [guildVeo] = guildPut.body as Record<string, unknown>[];
     expect(guildVeo).not.toHaveProperty('integration_types');
@@ -138,18 +153,31 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
     h.kie.setHdScript(done.taskId!, ['processing-400', 'processing-422', 'ready']);
     const messageId = done.messageId!;
 
-    const click = await h.discord.buttonClick({ customId: `veo:hd:${done.id}`, messageId, userId: '900000000000000001' });
+    const click = await h.discord.buttonClick({
+      customId: `veo:hd:${done.id}`,
+      messageId,
+      userId: '900000000000000001',
+    });
     const defer = await h.discord.waitForRequest((r) => isCallback(r, click.interactionId), { afterSeq: click.seq });
     expect(bodyOf(defer).type).toBe(5);
 
-    const second = await h.discord.buttonClick({ customId: `veo:hd:${done.id}`, messageId, userId: '900000000000000002' });
-    const already = await h.discord.waitForRequest((r) => isCallback(r, second.interactionId), { afterSeq: second.seq });
+    const second = await h.discord.buttonClick({
+      customId: `veo:hd:${done.id}`,
+      messageId,
+      userId: '900000000000000002',
+    });
+    const already = await h.discord.waitForRequest((r) => isCallback(r, second.interactionId), {
+      afterSeq: second.seq,
+    });
     expect(bodyOf(already).type).toBe(4);
     expect(String((bodyOf(already).data as Record<string, unknown>).content)).toContain('already being prepared');
 
-    const hdEdit: RecordedRequest = await h.discord.waitForRequest((r) => isOriginalEdit(r, click.token) && r.files.length === 1, {
-      afterSeq: click.seq,
-    });
+    const hdEdit: RecordedRequest = await h.discord.waitForRequest(
+      (r) => isOriginalEdit(r, click.token) && r.files.length === 1,
+      {
+        afterSeq: click.seq,
+      },
+    );
     expect(hdEdit.files[0]!.fileName).toBe(`veo-${done.id}-1080p.mp4`);
     const hdCalls = h.kie.requests.filter((r) => r.path === '/api/v1/veo/get-1080p-video');
     expect(hdCalls).toHaveLength(3);
@@ -166,7 +194,10 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
   it('sends a link instead of the file when the video exceeds attachment_size_limit', async () => {
     const handle = await prompt('a very detailed city at night', { attachmentSizeLimit: 16 * 1024 });
     const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
-    const final = h.discord.requestsAfter(handle.seq).filter((r) => isOriginalEdit(r, handle.token)).at(-1)!;
+    const final = h.discord
+      .requestsAfter(handle.seq)
+      .filter((r) => isOriginalEdit(r, handle.token))
+      .at(-1)!;
     expect(final.files).toEqual([]);
     expect(String(bodyOf(final).content)).toContain('larger than this channel allows (16 KiB)');
     expect(String(bodyOf(final).content)).toContain(done.resultUrls[0]!);

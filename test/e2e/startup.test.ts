@@ -11,7 +11,12 @@ describe('starting the compiled bot', () => {
     expect(existsSync(entry)).toBe(true);
     const cwd = mkdtempSync(path.join(tmpdir(), 'veo-start-'));
     try {
-      const result = spawnSync(process.execPath, [entry], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
+      const result = spawnSync(process.execPath, [entry], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain('DISCORD_TOKEN is required');
       expect(result.stderr).toContain('DISCORD_APPLICATION_ID is required');
@@ -27,9 +32,15 @@ describe('starting the compiled bot', () => {
   it('GIVEN the keys in a .env file only THEN the config is read from it (and a bad value is named)', () => {
     const cwd = mkdtempSync(path.join(tmpdir(), 'veo-start-'));
     try {
-      const dotenv = 'DISCORD_TOKEN=abc\nDISCORD_APPLICATION_ID=123456789012345678\nKIE_API_KEY=k\nHTTP_PORT=not-a-port\n';
+      const dotenv =
+        'DISCORD_TOKEN=abc\nDISCORD_APPLICATION_ID=123456789012345678\nKIE_API_KEY=k\nHTTP_PORT=not-a-port\n';
       writeFileSync(path.join(cwd, '.env'), dotenv, { mode: 0o600 });
-      const result = spawnSync(process.execPath, [entry], { cwd, env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8', timeout: 20_000 });
+      const result = spawnSync(process.execPath, [entry], {
+        cwd,
+        env: { PATH: process.env.PATH ?? '' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain('HTTP_PORT must be a whole number');
       expect(result.stderr).not.toContain('DISCORD_TOKEN');
@@ -39,4 +50,3 @@ describe('starting the compiled bot', () => {
     }
   });
 });
-

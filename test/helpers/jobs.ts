@@ -1,4 +1,4 @@
-import type { JobRecord } from '../../src/services/jobRecord.js';
+import type { JobRecord } from '../../src/services/jobs/record.js';
 
 let counter = 0;
 
@@ -13,9 +13,21 @@ export function makeJob(overrides: Partial<JobRecord> = {}): JobRecord {
     channelId: '333333333333333333',
     locale: 'en-US',
     private: false,
-    interaction: { id: '444444444444444444', token: 'interaction-token', createdAt: now, tokenDead: false, attachmentSizeLimit: 10 * 1024 * 1024 },
+    interaction: {
+      id: '444444444444444444',
+      token: 'interaction-token',
+      createdAt: now,
+      tokenDead: false,
+      attachmentSizeLimit: 10 * 1024 * 1024,
+    },
     messageId: '666666666666666666',
-    options: { prompt: 'a red fox running through snow', model: 'veo3_fast', aspectRatio: '16:9', seed: null, imageUrls: [] },
+    options: {
+      prompt: 'a red fox running through snow',
+      model: 'veo3_fast',
+      aspectRatio: '16:9',
+      seed: null,
+      imageUrls: [],
+    },
     units: 1,
     state: 'queued',
     createdAt: now,

@@ -1,7 +1,7 @@
-import type { MessageView } from '../../src/lib/render.js';
-import type { DeliveryOutcome } from '../../src/services/delivery.js';
-import type { JobRecord } from '../../src/services/jobRecord.js';
-import type { DeliveryPort } from '../../src/services/jobs.js';
+import type { MessageView } from '../../src/services/delivery/rest.js';
+import type { DeliveryOutcome } from '../../src/services/delivery/video.js';
+import type { JobRecord } from '../../src/services/jobs/record.js';
+import type { DeliveryPort } from '../../src/services/jobs/ports.js';
 import type { TaskInfo } from '../../src/services/kie/types.js';
 
 /** A record-info answer in the given state; a success carries one result URL. */

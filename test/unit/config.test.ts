@@ -51,7 +51,12 @@ describe('loadConfig', () => {
     expect(config.kieUploadBaseUrl).toBe('https://kieai.redpandaai.co');
     expect(config.discordApiBaseUrl).toBe('https://discord.com/api');
     expect(config.defaultModel).toBe('veo3_fast');
-    expect(config.quota).toEqual({ limit: 5, windowHours: 24, costs: { veo3: 4, veo3_fast: 1, veo3_lite: 1 }, maxActiveJobs: 2 });
+    expect(config.quota).toEqual({
+      limit: 5,
+      windowHours: 24,
+      costs: { veo3: 4, veo3_fast: 1, veo3_lite: 1 },
+      maxActiveJobs: 2,
+    });
     expect(config.generateRate).toEqual({ limit: 20, windowMs: 10_000 });
     expect(config.allowDms).toBe(false);
     expect(config.httpPort).toBe(8080);
@@ -60,7 +65,12 @@ describe('loadConfig', () => {
   });
 
   it('GIVEN an absolute sqlite path and empty optional keys THEN they are read as such', () => {
-    const config = loadConfig({ ...minimal, STORE_URL: 'sqlite:///var/lib/veo/bot.sqlite', DEV_GUILD_ID: '', PUBLIC_BASE_URL: '' });
+    const config = loadConfig({
+      ...minimal,
+      STORE_URL: 'sqlite:///var/lib/veo/bot.sqlite',
+      DEV_GUILD_ID: '',
+      PUBLIC_BASE_URL: '',
+    });
     expect(config.store).toEqual({ kind: 'sqlite', file: '/var/lib/veo/bot.sqlite' });
     expect(config.devGuildId).toBeUndefined();
     expect(config.publicBaseUrl).toBeUndefined();
@@ -84,7 +94,11 @@ describe('loadConfig', () => {
   });
 
   it('GIVEN deploy-commands THEN only the Discord keys are required', () => {
-    const config = loadDeployConfig({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: '123456789012345678', DEV_GUILD_ID: '223456789012345678' });
+    const config = loadDeployConfig({
+      DISCORD_TOKEN: 't',
+      DISCORD_APPLICATION_ID: '123456789012345678',
+      DEV_GUILD_ID: '223456789012345678',
+    });
     expect(config.devGuildId).toBe('223456789012345678');
     expect(() => loadDeployConfig({})).toThrow(ConfigError);
   });

@@ -17,7 +17,10 @@ describe('logger', () => {
   it('GIVEN secrets inside messages, fields and errors THEN none reaches the log line', () => {
     const { stream, text } = capture();
     const logger = createLogger('info', ['discord-secret-token', 'kie-secret-key'], stream);
-    logger.error({ token: 'x', nested: { note: 'Bearer kie-secret-key' }, err: new Error('bad discord-secret-token') }, 'failed with kie-secret-key');
+    logger.error(
+      { token: 'x', nested: { note: 'Bearer kie-secret-key' }, err: new Error('bad discord-secret-token') },
+      'failed with kie-secret-key',
+    );
     const out = text();
     expect(out).toContain('failed with');
     expect(out).not.toContain('discord-secret-token');

@@ -5,12 +5,12 @@ import {
   type ChatInputCommandInteraction,
 } from 'discord.js';
 import { UserFacingError } from '../../errors.js';
-import { formatBytes } from '../../lib/render.js';
-import { declaredImageType } from '../../services/images.js';
+import { formatBytes } from '../../lib/format.js';
+import { declaredImageType } from '../../services/kie/images.js';
 import type { AspectRatio } from '../../services/kie/types.js';
 import type { CommandDeps } from '../types.js';
 import { readSharedOptions, sharedOptions } from './options.js';
-import { acceptJob } from './startJob.js';
+import { acceptJob } from './accept.js';
 
 export const animateSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
@@ -91,5 +91,5 @@ export async function executeAnimate(interaction: ChatInputCommandInteraction, d
     ...j,
     options: { ...j.options, imageUrls: prepared.urls, imagesPending: false },
   }));
-  deps.runner.submit(ready);
+  deps.runner.enqueue(ready);
 }

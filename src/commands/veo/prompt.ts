@@ -6,7 +6,7 @@ import {
 import type { AspectRatio } from '../../services/kie/types.js';
 import type { CommandDeps } from '../types.js';
 import { readSharedOptions, sharedOptions } from './options.js';
-import { acceptJob } from './startJob.js';
+import { acceptJob } from './accept.js';
 
 export const promptSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
@@ -39,5 +39,5 @@ export async function executePrompt(interaction: ChatInputCommandInteraction, de
     options: { prompt: shared.prompt, model: shared.model, aspectRatio, seed: shared.seed, imageUrls: [] },
     private: shared.private,
   });
-  deps.runner.submit(job);
+  deps.runner.enqueue(job);
 }

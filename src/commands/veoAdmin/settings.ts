@@ -1,16 +1,10 @@
 import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOption } from 'discord.js';
 import { t } from '../../i18n/index.js';
-import { relativeTime } from '../../lib/render.js';
-import type { LimitsChange } from '../../services/guildSettings.js';
-import {
-  resolveLimits,
-  type GuildQuotaSettings,
-  type QuotaLimits,
-  type QuotaModel,
-  type ServerUsage,
-} from '../../services/quota.js';
+import type { LimitsChange } from '../../services/quota/guildSettings.js';
+import { resolveLimits, type GuildQuotaSettings, type QuotaLimits } from '../../services/quota/service.js';
 import type { CommandDeps } from '../types.js';
 import { answer, type AdminInteraction } from './common.js';
+import { renderLimits, renderBudget, COST_OPTIONS } from './views.js';
 
 const MAX_UNITS = 1000;
 const MAX_WINDOW_HOURS = 24 * 366;
@@ -20,13 +14,6 @@ const MAX_BUDGET = 100_000;
 function units(name: string, description: string, max = MAX_UNITS) {
   return { type: ApplicationCommandOptionType.Integer, name, description, min_value: 1, max_value: max } as const;
 }
-
-/** Option name -> model, for the per-model costs. */
-const COST_OPTIONS: readonly (readonly [string, QuotaModel])[] = [
-  ['cost_veo3', 'veo3'],
-  ['cost_fast', 'veo3_fast'],
-  ['cost_lite', 'veo3_lite'],
-];
 
 export const limitsSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
@@ -77,41 +64,6 @@ function readLimitsChange(interaction: AdminInteraction): LimitsChange | null {
   }
   if (o.getBoolean('defaults') === true) change.defaults = true;
   return Object.keys(change).length === 0 ? null : change;
-}
-
-/** The limits in force, each marked as set on this server or inherited from the bot's defaults. */
-export function renderLimits(locale: string, settings: GuildQuotaSettings, limits: QuotaLimits): string {
-  const source = (set: boolean) => t(locale, set ? 'admin.source_server' : 'admin.source_default');
-  const lines = [
-    t(locale, 'admin.limits_title'),
-    t(locale, 'admin.limits_limit', { value: limits.limit, source: source(settings.limit !== undefined) }),
-    t(locale, 'admin.limits_window', { value: limits.windowHours, source: source(settings.windowHours !== undefined) }),
-    ...COST_OPTIONS.map(([, model]) =>
-      t(locale, 'admin.limits_cost', {
-        model,
-        value: limits.costs[model],
-        source: source(settings.costs?.[model] !== undefined),
-      }),
-    ),
-    t(locale, 'admin.limits_active', {
-      value: limits.maxActiveJobs,
-      source: source(settings.maxActiveJobs !== undefined),
-    }),
-  ];
-  const unavailable = COST_OPTIONS.map(([, model]) => model).filter((m) => !limits.available.includes(m));
-  if (unavailable.length > 0) lines.push(t(locale, 'admin.limits_unavailable', { models: unavailable.join(', ') }));
-  return lines.join('\n');
-}
-
-export function renderBudget(locale: string, usage: ServerUsage): string {
-  if (usage.budget === null)
-    return [t(locale, 'admin.budget_none', { used: usage.used }), t(locale, 'admin.budget_hint')].join('\n');
-  const lines = [
-    t(locale, 'admin.budget_view', { budget: usage.budget, used: usage.used, remaining: usage.remaining ?? 0 }),
-  ];
-  if (usage.nextUnitAt !== null) lines.push(t(locale, 'admin.budget_next', { when: relativeTime(usage.nextUnitAt) }));
-  lines.push(t(locale, 'admin.budget_hint'));
-  return lines.join('\n');
 }
 
 export async function executeLimits(interaction: AdminInteraction, deps: CommandDeps): Promise<void> {

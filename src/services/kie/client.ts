@@ -17,7 +17,15 @@ import {
   trimKieMessage,
   type KieError,
 } from './errors.js';
-import type { ExtendRequest, GenerateRequest, HdResult, TaskInfo, UploadRequest, UploadResult, VeoModel } from './types.js';
+import type {
+  ExtendRequest,
+  GenerateRequest,
+  HdResult,
+  TaskInfo,
+  UploadRequest,
+  UploadResult,
+  VeoModel,
+} from './types.js';
 
 export interface KieClientOptions {
   apiBaseUrl: string;
@@ -252,7 +260,7 @@ export class KieClient implements KieApi {
         const res = await request(call.url, {
           method: call.method,
           headers,
-          body,
+          body: body ?? null,
           signal: controller.signal,
           ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
         });

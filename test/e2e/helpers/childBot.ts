@@ -9,10 +9,10 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../../src/config.js';
 import { systemClock } from '../../../src/lib/clock.js';
-import type { JobRecord } from '../../../src/services/jobRecord.js';
-import { JobStore } from '../../../src/services/jobs.js';
-import { QuotaService } from '../../../src/services/quota.js';
-import { openStores } from '../../../src/services/store.js';
+import type { JobRecord } from '../../../src/services/jobs/record.js';
+import { JobStore } from '../../../src/services/jobs/store.js';
+import { QuotaService } from '../../../src/services/quota/service.js';
+import { openStores } from '../../../src/services/runtime/store.js';
 import { LoopbackDiscord, type StartOptions, type StoredMessage } from './loopbackDiscord.js';
 import { LoopbackKie } from './loopbackKie.js';
 
@@ -46,7 +46,11 @@ export class ChildBot {
   #exit: ChildExit | null = null;
 
   constructor(env: Record<string, string>, cwd: string, entry: string = BOT_ENTRY) {
-    this.#child = spawn(process.execPath, ['--enable-source-maps', entry], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = spawn(process.execPath, ['--enable-source-maps', entry], {
+      cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
@@ -93,15 +97,26 @@ export class ChildBot {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(waiter);
-        const tail = this.logs.slice(-8).map((l) => l.msg).join(' | ');
-        reject(new Error(`child ${this.pid}: no matching log line within ${timeoutMs} ms; last: ${tail}; stderr: ${this.stderr.slice(-500)}`));
+        const tail = this.logs
+          .slice(-8)
+          .map((l) => l.msg)
+          .join(' | ');
+        reject(
+          new Error(
+            `child ${this.pid}: no matching log line within ${timeoutMs} ms; last: ${tail}; stderr: ${this.stderr.slice(-500)}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.add(waiter);
       void this.exited.then(() => {
         if (!this.#waiters.has(waiter)) return;
         this.#waiters.delete(waiter);
         clearTimeout(timer);
-        reject(new Error(`child ${this.pid} exited (${JSON.stringify(this.#exit)}) before the log line; stderr: ${this.stderr.slice(-500)}`));
+        reject(
+          new Error(
+            `child ${this.pid} exited (${JSON.stringify(this.#exit)}) before the log line; stderr: ${this.stderr.slice(-500)}`,
+          ),
+        );
       });
     });
   }
@@ -193,7 +208,9 @@ export class CrashRig {
   /** Messages (any channel, DMs included) that carry this job's video as an attachment. */
   messagesWithVideo(jobId: string): StoredMessage[] {
     const name = `veo-${jobId}.mp4`;
-    return [...this.discord.messages.values()].filter((m) => !m.deleted && m.attachments.some((a) => a.filename === name));
+    return [...this.discord.messages.values()].filter(
+      (m) => !m.deleted && m.attachments.some((a) => a.filename === name),
+    );
   }
 
   async close(): Promise<void> {

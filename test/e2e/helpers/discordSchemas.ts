@@ -436,7 +436,8 @@ function checkChoices(choices: unknown, label: string, out: string[]): void {
     if (!isRecord(choice)) return;
     const names: [string, unknown][] = [['', choice.name]];
     if (isRecord(choice.name_localizations)) {
-      for (const [locale, name] of Object.entries(choice.name_localizations)) if (name !== null) names.push([` (${locale})`, name]);
+      for (const [locale, name] of Object.entries(choice.name_localizations))
+        if (name !== null) names.push([` (${locale})`, name]);
     } else if (choice.name_localizations !== undefined && choice.name_localizations !== null) {
       out.push(`${label}.choices[${i}]: name_localizations must be an object`);
     }

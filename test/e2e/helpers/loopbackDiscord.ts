@@ -1570,7 +1570,8 @@ export class LoopbackDiscord {
     const data = isRecord(body.data) ? body.data : {};
     const componentOnly = type === 6 || type === 7;
     // A modal submit may update the message it came from, but never answer with another modal.
-    const fromComponent = interaction.kind === 3 || (interaction.kind === 5 && 'interacted_message_id' in interaction.metadata);
+    const fromComponent =
+      interaction.kind === 3 || (interaction.kind === 5 && 'interacted_message_id' in interaction.metadata);
     if ((componentOnly && !fromComponent) || type === 1 || type === 8 || (type === 9 && interaction.kind === 5)) {
       rec.violations.push(`callback type ${type} is not valid for an interaction of type ${interaction.kind}`);
       return fail(400, 50035, 'Invalid Form Body');

@@ -162,7 +162,8 @@ export class LoopbackKie {
     const task = this.task(taskId);
     const url = this.addVideo(`${taskId}.mp4`, videoBytes ?? this.videoBytes);
     // An extension's result is the new segment; the stitched whole is in fullResultUrls.
-    if (task.extendOf !== undefined) task.fullResultUrls = [this.addVideo(`${taskId}-full.mp4`, videoBytes ?? this.videoBytes)];
+    if (task.extendOf !== undefined)
+      task.fullResultUrls = [this.addVideo(`${taskId}-full.mp4`, videoBytes ?? this.videoBytes)];
     Object.assign(task, {
       successFlag: 1,
       resultUrls: [url],

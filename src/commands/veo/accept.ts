@@ -1,0 +1,172 @@
+import {
+  MessageFlags,
+  PermissionFlagsBits,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type ModalSubmitInteraction,
+  type PermissionsBitField,
+} from 'discord.js';
+import { UserFacingError } from '../../errors.js';
+import { t, type MessageKey } from '../../i18n/index.js';
+import { newJobId } from '../../lib/jobId.js';
+import { relativeTime } from '../../lib/format.js';
+import type { JobOptions, JobRecord } from '../../services/jobs/record.js';
+import type { VeoModel } from '../../services/kie/types.js';
+import type { ReserveResult } from '../../services/quota/service.js';
+import type { CommandDeps } from '../types.js';
+
+/** Every interaction that can start a job: a command, a Rerun click, an Extend modal. */
+export type JobInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+
+/** The permissions the bot lacks in this channel, by the names members see in Discord (in their language). */
+export function missingPermissions(appPermissions: PermissionsBitField, inThread: boolean, locale = 'en-US'): string[] {
+  const needed: Array<readonly [bigint, MessageKey]> = [
+    [PermissionFlagsBits.ViewChannel, 'permission.view_channel'],
+    inThread
+      ? [PermissionFlagsBits.SendMessagesInThreads, 'permission.send_messages_in_threads']
+      : [PermissionFlagsBits.SendMessages, 'permission.send_messages'],
+    [PermissionFlagsBits.EmbedLinks, 'permission.embed_links'],
+    [PermissionFlagsBits.AttachFiles, 'permission.attach_files'],
+  ];
+  return needed.filter(([bit]) => !appPermissions.has(bit, false)).map(([, key]) => t(locale, key));
+}
+
+/**
+ * The refusals of DESIGN §1.4 that need no quota read, in order: DMs, the bot's permissions here,
+ * kie paused. They use the payload alone, so they fit well inside Discord's 3 s.
+ */
+export function preflight(interaction: JobInteraction, deps: CommandDeps): void {
+  if (!interaction.guildId) {
+    if (!deps.config.allowDms) throw new UserFacingError('refusal.dm_disabled');
+  } else {
+    if (!deps.isGuildCached(interaction.guildId)) throw new UserFacingError('refusal.not_member');
+    const inThread = interaction.channel?.isThread() ?? false;
+    const missing = missingPermissions(interaction.appPermissions, inThread, interaction.locale);
+    if (missing.length > 0)
+      throw new UserFacingError('refusal.missing_permissions', { permissions: missing.join(', ') });
+  }
+  const paused = deps.kie.circuit.pauseReason();
+  if (paused) throw new UserFacingError(paused === 'credits' ? 'refusal.paused_credits' : 'refusal.paused_maintenance');
+}
+
+/** The quota refusals (blocked -> budget -> active jobs -> quota, DESIGN §1.4), each saying when to retry. */
+export function refusalFor(result: Extract<ReserveResult, { ok: false }>, model: VeoModel): UserFacingError {
+  const keys: Record<typeof result.reason, MessageKey> = {
+    blocked: 'refusal.blocked',
+    budget: 'refusal.budget',
+    active_jobs: 'refusal.active_jobs',
+    quota: 'refusal.quota',
+    model_unavailable: result.available.length > 0 ? 'refusal.model_unavailable' : 'refusal.no_model_available',
+  };
+  return new UserFacingError(keys[result.reason], {
+    when: result.retryAt === null ? '' : relativeTime(result.retryAt),
+    model,
+    cost: result.cost,
+    remaining: result.remaining,
+    limit: result.limit,
+    max: result.maxActiveJobs,
+    available: result.available.join(', '),
+  });
+}
+
+export interface JobRequest {
+  readonly options: JobOptions;
+  readonly private: boolean;
+}
+
+/** Builds the record of a job accepted from this interaction, before anything is sent anywhere. */
+export function newJobRecord(
+  interaction: JobInteraction,
+  request: JobRequest,
+  id: string,
+  units: number,
+  now: number,
+): JobRecord {
+  // A modal submit's channel is typed as optional; every job needs one to post in.
+  if (interaction.channelId === null) throw new UserFacingError('error.generic');
+  return {
+    id,
+    requesterId: interaction.user.id,
+    guildId: interaction.guildId,
+    channelId: interaction.channelId,
+    locale: interaction.locale,
+    private: request.private,
+    interaction: {
+      id: interaction.id,
+      token: interaction.token,
+      createdAt: interaction.createdTimestamp,
+      tokenDead: false,
+      attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
+    },
+    messageId: null,
+    options: request.options,
+    units,
+    state: 'queued',
+    createdAt: now,
+    updatedAt: now,
+    submittedAt: null,
+    finishedAt: null,
+    taskId: null,
+    resultUrls: [],
+    failure: null,
+    refunded: false,
+    lateUntil: null,
+    late: false,
+    deliveryAttempts: [],
+    deliveredMessageId: null,
+    deliveryFailures: 0,
+    firstDeliveryFailureAt: null,
+    status: null,
+    hd: null,
+  };
+}
+
+/**
+ * The accepted path shared by every generating command: refusals, the quota reservation, the record,
+ * then the defer that makes the reply the job's one message. Returns the stored job, not yet submitted.
+ */
+export async function acceptJob(
+  interaction: JobInteraction,
+  deps: CommandDeps,
+  request: JobRequest,
+): Promise<JobRecord> {
+  const { jobs, quota, clock } = deps;
+  preflight(interaction, deps);
+  const jobId = newJobId();
+  deps.runner.claim(jobId);
+  const scope = { guildId: interaction.guildId, userId: interaction.user.id };
+  const reservation = await quota.reserve(scope, jobId, request.options.model);
+  if (!reservation.ok) throw refusalFor(reservation, request.options.model);
+
+  try {
+    await jobs.create(newJobRecord(interaction, request, jobId, reservation.units, clock.now()));
+  } catch (error) {
+    await quota.refund(scope, jobId);
+    throw error;
+  }
+  let messageId: string | null;
+  try {
+    const response = await interaction.deferReply({
+      withResponse: true,
+      ...(request.private ? { flags: MessageFlags.Ephemeral } : {}),
+    });
+    messageId = response.resource?.message?.id ?? null;
+  } catch (error) {
+    // Never acknowledged: nobody waits on this job, so it ends here at no cost.
+    await jobs.update(jobId, (j) => ({ ...j, state: 'failed', failure: { reason: 'unknown', policyText: null } }));
+    await quota.refund(scope, jobId);
+    throw error;
+  }
+  const stored = await jobs.update(jobId, (j) => ({ ...j, messageId }));
+  deps.logger.info(
+    {
+      jobId,
+      interactionId: interaction.id,
+      model: request.options.model,
+      promptLength: request.options.prompt.length,
+      guildId: interaction.guildId,
+    },
+    'job accepted',
+  );
+  return stored;
+}

@@ -1,0 +1,38 @@
+import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import { UserFacingError } from '../../errors.js';
+import { localizeCommand } from '../../i18n/commands.js';
+import { CustomIdPrefix } from '../../lib/customId.js';
+import type { CommandDeps, CommandModule } from '../types.js';
+import { animateSubcommand, executeAnimate } from './animate.js';
+
+import { executeJobs, jobsSubcommand } from './history.js';
+import { executePrompt, promptSubcommand } from './prompt.js';
+import { executeQuota, quotaSubcommand } from './quota.js';
+import { onDetailsClick, onExtendClick, onExtendSubmit, onHdClick, onRerunClick } from './buttons.js';
+
+export const veoCommandData = localizeCommand({
+  name: 'veo',
+  description: 'Make short videos with Google Veo 3.1',
+  options: [promptSubcommand, animateSubcommand, quotaSubcommand, jobsSubcommand],
+} satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
+
+export function createVeoCommand(deps: CommandDeps): CommandModule {
+  return {
+    data: veoCommandData,
+    async execute(interaction) {
+      const sub = interaction.options.getSubcommand(true);
+      if (sub === 'prompt') await executePrompt(interaction, deps);
+      else if (sub === 'animate') await executeAnimate(interaction, deps);
+      else if (sub === 'quota') await executeQuota(interaction, deps);
+      else if (sub === 'jobs') await executeJobs(interaction, deps);
+      else throw new UserFacingError('error.generic');
+    },
+    buttons: {
+      [CustomIdPrefix.Upscale1080p]: (interaction, jobId) => onHdClick(interaction, jobId, deps),
+      [CustomIdPrefix.Rerun]: (interaction, jobId) => onRerunClick(interaction, jobId, deps),
+      [CustomIdPrefix.Extend]: (interaction, jobId) => onExtendClick(interaction, jobId, deps),
+      [CustomIdPrefix.Details]: (interaction, jobId) => onDetailsClick(interaction, jobId, deps),
+    },
+    modals: { [CustomIdPrefix.ExtendModal]: (interaction, jobId) => onExtendSubmit(interaction, jobId, deps) },
+  };
+}

@@ -1,0 +1,187 @@
+import { systemClock, type Clock } from '../../lib/clock.js';
+import { silentLogger, type Logger } from '../../logger.js';
+
+export interface Rate {
+  limit: number;
+  windowMs: number;
+}
+
+const RATE = /^(\d+)\/(\d+)(s|m)$/;
+
+/** Parses `KIE_GENERATE_RATE`: `N/Ms` or `N/Mm`, for example `20/10s` or `5/1m`. */
+export function parseRate(text: string): Rate {
+  const match = RATE.exec(text.trim());
+  const limit = Number(match?.[1]);
+  const amount = Number(match?.[2]);
+  const unitMs = match?.[3] === 'm' ? 60_000 : 1_000;
+  if (!match || !Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(amount) || amount < 1) {
+    throw new Error(
+      `Invalid rate "${text}": expected N/Ms or N/Mm with N and M at least 1, for example 20/10s or 5/1m`,
+    );
+  }
+  return { limit, windowMs: amount * unitMs };
+}
+
+/** Rejects the acquire of a waiter removed by `cancel(id)` or `stop()`. */
+export class LimiterCancelledError extends Error {
+  override readonly name = 'LimiterCancelledError';
+  constructor(readonly id: string) {
+    super(`generate slot for ${id} was cancelled`);
+  }
+}
+
+interface Waiter {
+  readonly id: string;
+  readonly resolve: () => void;
+  readonly reject: (reason: unknown) => void;
+  readonly detach: () => void;
+}
+
+export interface GenerateLimiterOptions extends Rate {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/**
+ * Our own sliding-window limit on new kie generations (the account limit), so a burst queues here with a
+ * visible position instead of drawing 429s. Waiters are served in arrival order.
+ */
+export class GenerateLimiter {
+  readonly #limit: number;
+  readonly #windowMs: number;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  // Grant times still inside the window, oldest first; never longer than the limit.
+  readonly #granted: number[] = [];
+  readonly #queue: Waiter[] = [];
+  readonly #listeners = new Set<() => void>();
+  #timer: NodeJS.Timeout | undefined;
+  #positions: Map<string, number> | null = null;
+  #stopped = false;
+
+  constructor(opts: GenerateLimiterOptions) {
+    if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) throw new Error('limit must be a positive integer');
+    if (!Number.isFinite(opts.windowMs) || opts.windowMs <= 0) throw new Error('windowMs must be positive');
+    this.#limit = opts.limit;
+    this.#windowMs = opts.windowMs;
+    this.#clock = opts.clock ?? systemClock;
+    this.#logger = opts.logger ?? silentLogger;
+  }
+
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** 1-based place in the queue, or null when the id is not waiting. */
+  position(id: string): number | null {
+    // Every waiting job asks after every change: one O(n) rebuild per change keeps each answer O(1).
+    this.#positions ??= new Map(this.#queue.map((w, index) => [w.id, index + 1]));
+    return this.#positions.get(id) ?? null;
+  }
+
+  /** Resolves when `id` may send its generate request; rejects on abort, `cancel(id)` or `stop()`. */
+  acquire(id: string, signal?: AbortSignal): Promise<void> {
+    if (this.#stopped) return Promise.reject(new LimiterCancelledError(id));
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
+    if (this.position(id) !== null) return Promise.reject(new Error(`${id} is already waiting for a generate slot`));
+    this.#prune();
+    if (this.#queue.length === 0 && this.#granted.length < this.#limit) {
+      this.#granted.push(this.#clock.now());
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.#remove(id)) reject(signal?.reason as Error);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const detach = () => signal?.removeEventListener('abort', onAbort);
+      this.#queue.push({ id, resolve, reject, detach });
+      this.#positions = null;
+      this.#schedule();
+      this.#notify();
+    });
+  }
+
+  onQueueChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  cancel(id: string): void {
+    const waiter = this.#queue.find((w) => w.id === id);
+    if (waiter && this.#remove(id)) waiter.reject(new LimiterCancelledError(id));
+  }
+
+  /** Rejects every waiter and refuses new ones (shutdown). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const waiters = this.#queue.splice(0);
+    this.#positions = null;
+    for (const waiter of waiters) {
+      waiter.detach();
+      waiter.reject(new LimiterCancelledError(waiter.id));
+    }
+    if (waiters.length > 0) this.#notify();
+  }
+
+  #remove(id: string): boolean {
+    const index = this.#queue.findIndex((w) => w.id === id);
+    const [waiter] = index === -1 ? [] : this.#queue.splice(index, 1);
+    if (!waiter) return false;
+    this.#positions = null;
+    waiter.detach();
+    if (this.#queue.length === 0) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#notify();
+    return true;
+  }
+
+  #prune(): void {
+    const horizon = this.#clock.now() - this.#windowMs;
+    while (this.#granted.length > 0 && (this.#granted[0] ?? 0) <= horizon) this.#granted.shift();
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#queue.length === 0) return;
+    const oldest = this.#granted[0];
+    // Waiters exist only while the window is full, so the oldest grant says when a slot frees.
+    const delay = oldest === undefined ? 0 : Math.max(0, oldest + this.#windowMs - this.#clock.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#drain();
+    }, delay);
+    this.#timer.unref();
+  }
+
+  #drain(): void {
+    this.#prune();
+    let released = 0;
+    while (this.#queue.length > 0 && this.#granted.length < this.#limit) {
+      const waiter = this.#queue.shift();
+      if (!waiter) break;
+      this.#positions = null;
+      waiter.detach();
+      this.#granted.push(this.#clock.now());
+      waiter.resolve();
+      released++;
+    }
+    if (released > 0) this.#notify();
+    this.#schedule();
+  }
+
+  #notify(): void {
+    this.#positions = null;
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch (error) {
+        // A broken listener (a status edit) must not stall the queue for everyone else.
+        this.#logger.warn({ err: error }, 'generate limiter queue listener threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { DownloadError, type DownloadResult } from '../../lib/download.js';
+import type { Logger } from '../../logger.js';
+import type { ImageFailureReason } from '../jobs/record.js';
+import type { UploadRequest, UploadResult } from './types.js';
+
+export type ImageType = 'image/jpeg' | 'image/png' | 'image/webp';
+
+const IMAGE_TYPES: ReadonlySet<string> = new Set<ImageType>(['image/jpeg', 'image/png', 'image/webp']);
+const EXTENSIONS: Readonly<Record<ImageType, string>> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+};
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
+
+/** An attachment's declared `content_type`, if it is one we accept (parameters such as `; charset` ignored). */
+export function declaredImageType(contentType: string | null | undefined): ImageType | null {
+  const bare = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
+  return IMAGE_TYPES.has(bare) ? (bare as ImageType) : null;
+}
+
+/** What the first bytes say the file is: the declared type is only the uploader's claim. */
+export function sniffImageType(bytes: Uint8Array): ImageType | null {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
+  if (bytes.length >= PNG_SIGNATURE.length && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return 'image/png';
+  if (bytes.length >= 12 && ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return 'image/webp';
+  return null;
+}
+
+function ascii(bytes: Uint8Array, from: number, to: number): string {
+  return String.fromCharCode(...bytes.subarray(from, to));
+}
+
+export type PrepareResult =
+  { readonly ok: true; readonly urls: readonly string[] } | { readonly ok: false; readonly reason: ImageFailureReason };
+
+export interface ImagePreparerDeps {
+  /** KieClient.uploadFile: it already retries once, which is the one retry issue 3 asks for. */
+  readonly upload: (request: UploadRequest) => Promise<UploadResult>;
+  readonly download: (url: string, capBytes: number) => Promise<DownloadResult>;
+  readonly maxImageBytes: number;
+  readonly logger: Logger;
+}
+
+type Checked =
+  | { readonly ok: true; readonly data: Buffer; readonly type: ImageType }
+  | { readonly ok: false; readonly reason: ImageFailureReason };
+
+/**
+ * Re-hosts `/veo animate` pictures on kie (DESIGN §6): Discord attachment URLs are signed and expire, and
+ * kie must be able to fetch what it is given. Never throws: every failure is a reason the job can show.
+ */
+export class ImagePreparer {
+  constructor(private readonly deps: ImagePreparerDeps) {}
+
+  /** Returns kie's download URLs in the order given (first frame, then last frame). */
+  async prepare(jobId: string, sourceUrls: readonly string[]): Promise<PrepareResult> {
+    // Every picture is checked before any is uploaded, so a bad end image costs no upload of the first.
+    const checked: Array<Extract<Checked, { ok: true }>> = [];
+    for (const [index, url] of sourceUrls.entries()) {
+      const result = await this.#fetch(jobId, index, url);
+      if (!result.ok) return result;
+      checked.push(result);
+    }
+    const urls: string[] = [];
+    for (const [index, image] of checked.entries()) {
+      const fileName = `${index === 0 ? 'first' : 'last'}.${EXTENSIONS[image.type]}`;
+      try {
+        const { downloadUrl } = await this.deps.upload({
+          data: image.data,
+          fileName,
+          mimeType: image.type,
+          uploadPath: `veo-bot/${jobId}`,
+        });
+        urls.push(downloadUrl);
+      } catch (error) {
+        this.deps.logger.warn({ jobId, index, bytes: image.data.length, err: error }, 'image upload to kie failed');
+        return { ok: false, reason: 'image_upload' };
+      }
+    }
+    this.deps.logger.info({ jobId, images: urls.length }, 'images re-hosted on kie');
+    return { ok: true, urls };
+  }
+
+  /** Downloads one picture into a single capped buffer, retrying a transient failure once. */
+  async #fetch(jobId: string, index: number, url: string): Promise<Checked> {
+    let downloaded: DownloadResult | undefined;
+    for (let attempt = 1; downloaded === undefined; attempt++) {
+      try {
+        downloaded = await this.deps.download(url, this.deps.maxImageBytes);
+      } catch (error) {
+        const transient = !(error instanceof DownloadError) || error.transient;
+        if (transient && attempt < 2) continue;
+        // The URL is signed: it is never logged.
+        this.deps.logger.warn({ jobId, index, attempt, err: error }, 'image download failed');
+        return { ok: false, reason: 'image_download' };
+      }
+    }
+    if (downloaded.kind === 'too_large') {
+      this.deps.logger.warn({ jobId, index, capBytes: this.deps.maxImageBytes }, 'image larger than MAX_IMAGE_BYTES');
+      return { ok: false, reason: 'image_too_large' };
+    }
+    const type = sniffImageType(downloaded.data);
+    if (!type) {
+      this.deps.logger.warn(
+        { jobId, index, bytes: downloaded.data.length },
+        'attachment is not a JPEG, PNG or WebP image',
+      );
+      return { ok: false, reason: 'not_an_image' };
+    }
+    return { ok: true, data: downloaded.data, type };
+  }
+}

@@ -1,0 +1,134 @@
+import type Keyv from 'keyv';
+import { z } from 'zod';
+import { KeyedLock } from '../../lib/keyedLock.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { GuildQuotaSettings, QuotaModel } from './service.js';
+
+const MODELS: readonly QuotaModel[] = ['veo3', 'veo3_fast', 'veo3_lite'];
+const whole = z.number().int().min(1);
+const settingsSchema = z.object({
+  limit: whole.exactOptional(),
+  windowHours: whole.exactOptional(),
+  costs: z.object({ veo3: whole.exactOptional(), veo3_fast: whole.exactOptional(), veo3_lite: whole.exactOptional() }).exactOptional(),
+  maxActiveJobs: whole.exactOptional(),
+  blocked: z.array(z.string()).exactOptional(),
+  budget: whole.nullable().exactOptional(),
+});
+
+/** What `/veo-admin limits` changes: absent keys stay; `defaults` first drops every limit override. */
+export interface LimitsChange {
+  defaults?: boolean;
+  limit?: number;
+  windowHours?: number;
+  costs?: Partial<Record<QuotaModel, number>>;
+  maxActiveJobs?: number;
+}
+
+/** A proposed change is stored only when this says yes; it sees the settings as they would be. */
+export type Accept = (next: GuildQuotaSettings) => boolean;
+
+/** `ok` false: refused by `accept`, and `settings` are the unchanged ones. */
+export interface ChangeResult {
+  ok: boolean;
+  settings: GuildQuotaSettings;
+}
+
+/**
+ * One server's settings in Keyv namespace `guilds` (key = guild id). Only what an admin changed is stored,
+ * so everything else follows the environment defaults, even when those change later.
+ */
+export class GuildSettingsStore {
+  readonly #store: Keyv;
+  readonly #logger: Logger;
+  readonly #lock = new KeyedLock();
+
+  /** `store` is a Keyv on namespace `guilds` with its own adapter, created with `throwOnErrors: true`. */
+  constructor(store: Keyv, logger: Logger = silentLogger) {
+    this.#store = store;
+    this.#logger = logger;
+  }
+
+  async get(guildId: string): Promise<GuildQuotaSettings> {
+    const raw: unknown = await this.#store.get(guildId);
+    if (raw === undefined || raw === null) return {};
+    const parsed = settingsSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    // A damaged value must not stop a server from working; the defaults apply until an admin sets it again.
+    this.#logger.error({ guildId }, 'guild settings unreadable; using the defaults');
+    return {};
+  }
+
+  changeLimits(guildId: string, change: LimitsChange, accept: Accept = () => true): Promise<ChangeResult> {
+    return this.#update(guildId, (s) => applyLimits(s, change), accept);
+  }
+
+  /** A cap in units over a rolling 24 h; null or 0 removes it. */
+  setBudget(guildId: string, units: number | null, accept: Accept = () => true): Promise<ChangeResult> {
+    return this.#update(
+      guildId,
+      (s) => {
+        const next = { ...s };
+        if (units === null || units <= 0) delete next.budget;
+        else next.budget = units;
+        return next;
+      },
+      accept,
+    );
+  }
+
+  /** True when this call changed the list. */
+  async setBlocked(guildId: string, userId: string, blocked: boolean): Promise<boolean> {
+    let changed = false;
+    await this.#update(
+      guildId,
+      (s) => {
+        const list = s.blocked ?? [];
+        changed = list.includes(userId) !== blocked;
+        return changed ? { ...s, blocked: blocked ? [...list, userId] : list.filter((id) => id !== userId) } : s;
+      },
+      () => true,
+    );
+    return changed;
+  }
+
+  // Admin commands of one server may arrive together; each change is a read-modify-write of one value.
+  #update(
+    guildId: string,
+    change: (s: GuildQuotaSettings) => GuildQuotaSettings,
+    accept: Accept,
+  ): Promise<ChangeResult> {
+    return this.#lock.run(guildId, async () => {
+      const current = await this.get(guildId);
+      const next = compact(change(current));
+      if (!accept(next)) return { ok: false, settings: current };
+      if (Object.keys(next).length === 0) await this.#store.delete(guildId);
+      else if (!(await this.#store.set(guildId, next))) throw new Error('guild settings write failed');
+      return { ok: true, settings: next };
+    });
+  }
+}
+
+export function applyLimits(s: GuildQuotaSettings, change: LimitsChange): GuildQuotaSettings {
+  const next: GuildQuotaSettings = change.defaults
+    ? { ...(s.blocked ? { blocked: s.blocked } : {}), ...(s.budget ? { budget: s.budget } : {}) }
+    : { ...s };
+  if (change.limit !== undefined) next.limit = change.limit;
+  if (change.windowHours !== undefined) next.windowHours = change.windowHours;
+  if (change.maxActiveJobs !== undefined) next.maxActiveJobs = change.maxActiveJobs;
+  const costs = { ...next.costs };
+  for (const model of MODELS) {
+    const units = change.costs?.[model];
+    if (units !== undefined) costs[model] = units;
+  }
+  next.costs = costs;
+  return next;
+}
+
+/** Empty lists and maps are not kept, so a server with no overrides stores nothing. */
+function compact(s: GuildQuotaSettings): GuildQuotaSettings {
+  const out = { ...s };
+  if (out.costs && Object.keys(out.costs).length === 0) delete out.costs;
+  if (out.blocked?.length === 0) delete out.blocked;
+  if (out.budget === null) delete out.budget;
+  return out;
+}

@@ -1,0 +1,242 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../logger.js';
+
+export const CALLBACK_PATH = '/kie/callback';
+export const MAX_CALLBACK_BYTES = 64 * 1024;
+export const SIGNATURE_WINDOW_MS = 5 * 60_000;
+
+/** All a callback is allowed to say: "look at this task now" (DESIGN §4, §7). */
+export interface CallbackHint {
+  readonly taskId: string;
+  /** `?job=` from our own callBackUrl, for adopting a task whose generate answer we never heard. */
+  readonly jobId: string | null;
+}
+
+/** A probe's verdict with a body that says more (the sharding manager lists every shard). */
+export interface ProbeResult {
+  readonly ok: boolean;
+  /** JSON, sent as application/json. */
+  readonly json: unknown;
+}
+
+export interface HttpServerDeps {
+  readonly port: number;
+  readonly host?: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly hmacKey: string | undefined;
+  /** Liveness: the process answers and the store reads. */
+  readonly healthy: () => Promise<boolean | ProbeResult>;
+  /** Readiness: the gateway is connected. */
+  readonly ready: () => boolean | Promise<boolean | ProbeResult>;
+  readonly metrics:
+    { readonly contentType: string; text(): Promise<string> } | (() => Promise<{ contentType: string; text: string }>);
+  /** Runs after the 200 has been sent. */
+  readonly onCallback: (hint: CallbackHint) => Promise<unknown>;
+}
+
+const TASK_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const JOB_ID = /^[a-z0-9]{1,20}$/;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `data.taskId ?? data.task_id ?? taskId`: Veo, Market-style and top-level shapes. */
+export function callbackTaskId(body: unknown): string | null {
+  if (!isRecord(body)) return null;
+  const data = isRecord(body.data) ? body.data : {};
+  const value = data.taskId ?? data.task_id ?? body.taskId;
+  return typeof value === 'string' && TASK_ID.test(value) ? value : null;
+}
+
+export function signCallback(key: string, taskId: string, timestamp: string): string {
+  return createHmac('sha256', key).update(`${taskId}.${timestamp}`).digest('base64');
+}
+
+export type SignatureVerdict = 'ok' | 'missing' | 'stale' | 'mismatch';
+
+/** kie's webhook signature: base64 HMAC-SHA256 of `taskId.timestamp`, timestamp in unix seconds. */
+export function verifyCallbackSignature(
+  key: string,
+  taskId: string,
+  timestamp: string | undefined,
+  signature: string | undefined,
+  nowMs: number,
+): SignatureVerdict {
+  if (!timestamp || !signature) return 'missing';
+  if (!/^\d{1,12}$/.test(timestamp)) return 'stale';
+  if (Math.abs(nowMs - Number(timestamp) * 1000) > SIGNATURE_WINDOW_MS) return 'stale';
+  const expected = Buffer.from(signCallback(key, taskId, timestamp));
+  const given = Buffer.from(signature);
+  // timingSafeEqual throws on different lengths; a length says nothing about the key.
+  if (given.length !== expected.length) return 'mismatch';
+  return timingSafeEqual(given, expected) ? 'ok' : 'mismatch';
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type = 'text/plain; charset=utf-8',
+  close = false,
+): void {
+  const headers: Record<string, string | number> = { 'content-type': type, 'content-length': Buffer.byteLength(body) };
+  if (close) headers.connection = 'close';
+  res.writeHead(status, headers).end(body);
+}
+
+function sendProbe(res: ServerResponse, verdict: boolean | ProbeResult, okText: string, failText: string): void {
+  if (typeof verdict === 'boolean') return send(res, verdict ? 200 : 503, verdict ? okText : failText);
+  send(res, verdict.ok ? 200 : 503, `${JSON.stringify(verdict.json)}\n`, 'application/json');
+}
+
+class TooLargeError extends Error {}
+
+function readCapped(req: IncomingMessage, cap: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > cap) {
+        req.off('data', onData);
+        // Keep draining (discarded) so the 413 can be read by the sender.
+        req.resume();
+        reject(new TooLargeError());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+/** kie callbacks, /healthz, /readyz and /metrics on one node:http server (DESIGN §7). */
+export class HttpServer {
+  readonly #server: Server;
+  #port: number | null = null;
+
+  constructor(private readonly deps: HttpServerDeps) {
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        deps.logger.error({ err: error, path: req.url?.split('?')[0] }, 'http handler failed');
+        if (!res.headersSent) send(res, 500, 'internal error\n');
+        else res.end();
+      });
+    });
+    this.#server.requestTimeout = 15_000;
+    this.#server.headersTimeout = 10_000;
+  }
+
+  /** The bound port (useful with port 0), or null before listen. */
+  get port(): number | null {
+    return this.#port;
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.deps.port, this.deps.host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#port = (this.#server.address() as AddressInfo).port;
+    this.deps.logger.info({ port: this.#port }, 'http server listening');
+    return this.#port;
+  }
+
+  async close(): Promise<void> {
+    if (this.#port === null) return;
+    this.#port = null;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const route = url.pathname;
+    if (route === CALLBACK_PATH) {
+      if (req.method !== 'POST') return send(res, 405, 'method not allowed\n');
+      return this.#callback(req, res, url);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
+    if (route === '/healthz') {
+      const healthy = await this.deps.healthy().catch(() => false);
+      return sendProbe(res, healthy, 'ok\n', 'store unavailable\n');
+    }
+    if (route === '/readyz') {
+      const ready = await Promise.resolve(this.deps.ready()).catch(() => false);
+      return sendProbe(res, ready, 'ready\n', 'gateway not connected\n');
+    }
+    if (route === '/metrics') {
+      const { metrics } = this.deps;
+      if (typeof metrics === 'function') {
+        const { contentType, text } = await metrics();
+        return send(res, 200, text, contentType);
+      }
+      return send(res, 200, await metrics.text(), metrics.contentType);
+    }
+    send(res, 404, 'not found\n');
+  }
+
+  async #callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const declared = Number(header(req, 'content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > MAX_CALLBACK_BYTES)
+      return this.#refuse(res, 413, 'body over 64 KiB', true);
+    let raw: Buffer;
+    try {
+      raw = await readCapped(req, MAX_CALLBACK_BYTES);
+    } catch (error) {
+      if (error instanceof TooLargeError) return this.#refuse(res, 413, 'body over 64 KiB', true);
+      throw error;
+    }
+    const type = (header(req, 'content-type') ?? '').toLowerCase();
+    if (!type.startsWith('application/json')) return this.#refuse(res, 400, 'not JSON');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as unknown;
+    } catch {
+      return this.#refuse(res, 400, 'not JSON');
+    }
+    const taskId = callbackTaskId(body);
+    if (taskId === null) return this.#refuse(res, 400, 'no task id');
+    if (this.deps.hmacKey !== undefined) {
+      const verdict = verifyCallbackSignature(
+        this.deps.hmacKey,
+        taskId,
+        header(req, 'x-webhook-timestamp'),
+        header(req, 'x-webhook-signature'),
+        this.deps.clock.now(),
+      );
+      if (verdict !== 'ok') return this.#refuse(res, 401, `signature ${verdict}`, false, taskId);
+    }
+    const jobParam = url.searchParams.get('job');
+    const jobId = jobParam !== null && JOB_ID.test(jobParam) ? jobParam : null;
+    send(res, 200, '{"code":200,"msg":"ok"}', 'application/json');
+    // The body is not trusted (only taskId and timestamp are signed): it only prompts a record-info read.
+    setImmediate(() => {
+      this.deps.onCallback({ taskId, jobId }).catch((error: unknown) => {
+        this.deps.logger.warn({ taskId, jobId, err: error }, 'kie callback handling failed');
+      });
+    });
+  }
+
+  #refuse(res: ServerResponse, status: number, reason: string, close = false, taskId?: string): void {
+    this.deps.logger.warn({ status, reason, taskId }, 'kie callback refused');
+    send(res, status, `${reason}\n`, 'text/plain; charset=utf-8', close);
+  }
+}

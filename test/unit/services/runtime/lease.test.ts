@@ -1,0 +1,145 @@
+import Keyv from 'keyv';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Clock } from '../../../../src/lib/clock.js';
+import { LeaseService, type LeaseDeps, type LeaseHolder } from '../../../../src/services/runtime/lease.js';
+import { recordingLogger, type LogLine } from '../../../e2e/helpers/harness.js';
+
+const TTL = 30_000;
+
+describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
+  const clock: Clock = { now: () => Date.now() };
+  let store: Keyv;
+  let logs: LogLine[];
+  const leases: LeaseService[] = [];
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    store = new Keyv();
+    logs = [];
+  });
+
+  afterEach(() => {
+    for (const lease of leases.splice(0)) lease.stop();
+    vi.useRealTimers();
+  });
+
+  function lease(overrides: Partial<LeaseDeps> = {}): LeaseService {
+    const made = new LeaseService({
+      store,
+      clock,
+      logger: recordingLogger(logs),
+      ttlMs: TTL,
+      pid: 100,
+      host: 'box-a',
+      isProcessAlive: () => true,
+      ...overrides,
+    });
+    leases.push(made);
+    return made;
+  }
+
+  async function holder(): Promise<LeaseHolder | undefined> {
+    return (await store.get<LeaseHolder>('0')) ?? undefined;
+  }
+
+  it('GIVEN a free store THEN the lease is taken with pid, host and a 30 s expiry, renewed every 10 s, and deleted on release', async () => {
+    const mine = lease();
+    const t0 = Date.now();
+    const taking = mine.acquire();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await taking;
+    expect(mine.held).toBe(true);
+    expect(await holder()).toMatchObject({ pid: 100, host: 'box-a', expiresAt: t0 + TTL });
+    // Taken after a 500 ms read-back pause, renewed 10 s later.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect((await holder())?.expiresAt).toBe(t0 + 500 + 10_000 + TTL);
+    await mine.release();
+    expect(mine.held).toBe(false);
+    expect(await holder()).toBeUndefined();
+  });
+
+  it('GIVEN another live process holds it THEN acquire waits and says why, and takes it only once that lease expired', async () => {
+    await store.set('0', {
+      id: 'other',
+      pid: 200,
+      host: 'box-b',
+      expiresAt: Date.now() + 25_000,
+    } satisfies LeaseHolder);
+    const mine = lease();
+    let done = false;
+    const taking = mine.acquire().then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(done).toBe(false);
+    const waits = logs.filter((l) => l.message.startsWith('store lease held by another live process'));
+    expect(waits.length).toBeGreaterThanOrEqual(2);
+    expect(waits[0]!.fields).toMatchObject({ holderPid: 200, holderHost: 'box-b', attempt: 1 });
+    expect(waits[0]!.level).toBe('warn');
+    await vi.advanceTimersByTimeAsync(15_000);
+    await taking;
+    expect(done).toBe(true);
+    expect((await holder())?.pid).toBe(100);
+  });
+
+  it('GIVEN the holder on this host is a dead process (kill -9) THEN its lease is taken at once, without waiting for its TTL', async () => {
+    await store.set('0', { id: 'crashed', pid: 300, host: 'box-a', expiresAt: Date.now() + TTL } satisfies LeaseHolder);
+    const mine = lease({ isProcessAlive: (pid) => pid !== 300 });
+    const taking = mine.acquire();
+    await vi.advanceTimersByTimeAsync(600);
+    await taking;
+    expect(mine.held).toBe(true);
+    expect(logs.find((l) => l.message === 'store lease acquired')?.fields.tookOver).toEqual({
+      pid: 300,
+      host: 'box-a',
+    });
+  });
+
+  it('GIVEN a live holder on this host THEN it waits; GIVEN the same pid on this host (a container restarted) THEN it still waits for the TTL', async () => {
+    await store.set('0', { id: 'alive', pid: 100, host: 'box-a', expiresAt: Date.now() + 5_000 } satisfies LeaseHolder);
+    const mine = lease({ isProcessAlive: () => false });
+    const taking = mine.acquire();
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(mine.held).toBe(false);
+    await vi.advanceTimersByTimeAsync(11_000);
+    await taking;
+    expect(mine.held).toBe(true);
+  });
+
+  it('GIVEN two processes start together THEN exactly one holds the lease', async () => {
+    const a = lease({ pid: 1 });
+    const b = lease({ pid: 2 });
+    const both = [a.acquire(), b.acquire()];
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect([a.held, b.held].filter(Boolean)).toHaveLength(1);
+    const winner = a.held ? a : b;
+    await winner.release();
+    await vi.advanceTimersByTimeAsync(11_000);
+    await Promise.all(both);
+    expect(a.held && b.held).toBe(false);
+    expect(a.held || b.held).toBe(true);
+  });
+
+  it('GIVEN another process overwrote the lease THEN the next renewal gives up and reports the loss', async () => {
+    const onLost = vi.fn();
+    const mine = lease({ onLost });
+    const taking = mine.acquire();
+    await vi.advanceTimersByTimeAsync(1_000);
+    await taking;
+    await store.set('0', { id: 'thief', pid: 999, host: 'box-z', expiresAt: Date.now() + TTL } satisfies LeaseHolder);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(onLost).toHaveBeenCalledTimes(1);
+    expect(mine.held).toBe(false);
+    expect((await holder())?.id).toBe('thief');
+    await mine.release();
+    expect((await holder())?.id).toBe('thief');
+  });
+
+  it('GIVEN shutdown while waiting THEN acquire stops', async () => {
+    await store.set('0', { id: 'other', pid: 200, host: 'box-b', expiresAt: Date.now() + TTL } satisfies LeaseHolder);
+    const abort = new AbortController();
+    const taking = lease().acquire(abort.signal);
+    const settled = expect(taking).rejects.toBeDefined();
+    await vi.advanceTimersByTimeAsync(1_000);
+    abort.abort(new Error('stopping'));
+    await settled;
+  });
+});
