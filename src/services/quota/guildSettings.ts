@@ -9,7 +9,9 @@ const whole = z.number().int().min(1);
 const settingsSchema = z.object({
   limit: whole.exactOptional(),
   windowHours: whole.exactOptional(),
-  costs: z.object({ veo3: whole.exactOptional(), veo3_fast: whole.exactOptional(), veo3_lite: whole.exactOptional() }).exactOptional(),
+  costs: z
+    .object({ veo3: whole.exactOptional(), veo3_fast: whole.exactOptional(), veo3_lite: whole.exactOptional() })
+    .exactOptional(),
   maxActiveJobs: whole.exactOptional(),
   blocked: z.array(z.string()).exactOptional(),
   budget: whole.nullable().exactOptional(),
