@@ -1,5 +1,11 @@
 import { pathToFileURL } from 'node:url';
-import { REST, Routes, type RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
+import {
+  ApplicationIntegrationType,
+  InteractionContextType,
+  REST,
+  Routes,
+  type RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
 import { commandDefinitions } from './commands/index.js';
 import { ConfigError, loadDeployConfig, readEnvironment, type DeployConfig } from './config.js';
 
@@ -21,8 +27,10 @@ export function commandsBody(
   }
   return commandDefinitions.map((c) => ({
     ...c,
-    integration_types: [0],
-    contexts: c.contexts ?? (config.allowDms ? [0, 1] : [0]),
+    integration_types: [ApplicationIntegrationType.GuildInstall],
+    contexts:
+      c.contexts ??
+      (config.allowDms ? [InteractionContextType.Guild, InteractionContextType.BotDM] : [InteractionContextType.Guild]),
   }));
 }
 

@@ -1,14 +1,15 @@
 import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js';
-import type { CommandDeps, CommandModule } from './types.js';
-import { createVeoCommand, veoCommandData } from './veo/index.js';
-import { createVeoAdminCommand, veoAdminCommandData } from './veoAdmin/index.js';
+import type { CommandDeps, CommandEntry, CommandModule } from './types.js';
+import { veoCommand } from './veo/index.js';
+import { veoAdminCommand } from './veoAdmin/index.js';
 
 /** The one list of commands: the runtime router and deploy-commands both read it. */
-export function createCommands(deps: CommandDeps): CommandModule[] {
-  return [createVeoCommand(deps), createVeoAdminCommand(deps)];
-}
+const COMMANDS: readonly CommandEntry[] = [veoCommand, veoAdminCommand];
 
-export const commandDefinitions: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[] = [
-  veoCommandData,
-  veoAdminCommandData,
-];
+export const commandDefinitions: readonly RESTPostAPIChatInputApplicationCommandsJSONBody[] = COMMANDS.map(
+  (c) => c.data,
+);
+
+export function createCommands(deps: CommandDeps): CommandModule[] {
+  return COMMANDS.map((c) => c.create(deps));
+}

@@ -46,3 +46,9 @@ export interface CommandModule {
   /** Modal submits, claimed by the same custom_id prefixes as buttons. */
   readonly modals?: Partial<Record<CustomIdPrefix, ModalHandler>>;
 }
+
+/** One entry of the command list: its definition (deploy reads it) and how to build its handlers. */
+export interface CommandEntry {
+  readonly data: RESTPostAPIChatInputApplicationCommandsJSONBody;
+  create(deps: CommandDeps): CommandModule;
+}

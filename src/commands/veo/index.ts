@@ -2,7 +2,7 @@ import type { RESTPostAPIChatInputApplicationCommandsJSONBody } from 'discord.js
 import { UserFacingError } from '../../errors.js';
 import { localizeCommand } from '../../i18n/commands.js';
 import { CustomIdPrefix } from '../../lib/customId.js';
-import type { CommandDeps, CommandModule } from '../types.js';
+import type { CommandDeps, CommandEntry, CommandModule } from '../types.js';
 import { animateSubcommand, executeAnimate } from './animate.js';
 
 import { executeJobs, jobsSubcommand } from './history.js';
@@ -16,7 +16,7 @@ export const veoCommandData = localizeCommand({
   options: [promptSubcommand, animateSubcommand, quotaSubcommand, jobsSubcommand],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
-export function createVeoCommand(deps: CommandDeps): CommandModule {
+function createVeoCommand(deps: CommandDeps): CommandModule {
   return {
     data: veoCommandData,
     async execute(interaction) {
@@ -36,3 +36,5 @@ export function createVeoCommand(deps: CommandDeps): CommandModule {
     modals: { [CustomIdPrefix.ExtendModal]: (interaction, jobId) => onExtendSubmit(interaction, jobId, deps) },
   };
 }
+
+export const veoCommand: CommandEntry = { data: veoCommandData, create: createVeoCommand };

@@ -6,7 +6,7 @@ import {
 } from 'discord.js';
 import { UserFacingError } from '../../errors.js';
 import { localizeCommand } from '../../i18n/commands.js';
-import type { CommandDeps, CommandModule } from '../types.js';
+import type { CommandDeps, CommandEntry, CommandModule } from '../types.js';
 import type { AdminInteraction } from './common.js';
 import {
   blockSubcommand,
@@ -27,7 +27,7 @@ const MANAGE_GUILD = PermissionFlagsBits.ManageGuild;
  * Manage Server by default; `execute` checks the permission again because Discord's Integrations settings
  * let a server show the command to anyone.
  */
-export const veoAdminCommandData = localizeCommand({
+const veoAdminCommandData = localizeCommand({
   name: 'veo-admin',
   description: 'Server controls for Veo Bot: limits, members, budget, status',
   default_member_permissions: String(MANAGE_GUILD),
@@ -51,7 +51,7 @@ function admitted(interaction: ChatInputCommandInteraction): AdminInteraction {
   return interaction;
 }
 
-export function createVeoAdminCommand(deps: CommandDeps): CommandModule {
+function createVeoAdminCommand(deps: CommandDeps): CommandModule {
   const handlers: Record<string, (interaction: AdminInteraction) => Promise<void>> = {
     limits: (i) => executeLimits(i, deps),
     reset: (i) => executeReset(i, deps),
@@ -72,3 +72,5 @@ export function createVeoAdminCommand(deps: CommandDeps): CommandModule {
     buttons: {},
   };
 }
+
+export const veoAdminCommand: CommandEntry = { data: veoAdminCommandData, create: createVeoAdminCommand };
