@@ -4,7 +4,7 @@ import { byModel } from '../../lib/models.js';
 import type { ExtendRequest, GenerateRequest, TaskInfo } from './types.js';
 
 /** The extend endpoint has its own model enum (kie-veo-api.md §3c). */
-export const EXTEND_MODELS = byModel((m) => m.extendName);
+const EXTEND_MODELS = byModel((m) => m.extendName);
 
 export function generateBody(req: GenerateRequest): Record<string, unknown> {
   const images = req.imageUrls && req.imageUrls.length > 0 ? req.imageUrls : undefined;

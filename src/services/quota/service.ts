@@ -74,7 +74,7 @@ function left(cap: number, usage: LedgerUsage): number {
   return Math.max(0, cap - usage.used);
 }
 
-function summarise(usage: LedgerUsage, windowMs: number): UsageSummary {
+function summaryOf(usage: LedgerUsage, windowMs: number): UsageSummary {
   const { used, held, running } = usage;
   return { used, held, running, nextUnitAt: nextUnitAt(usage, windowMs) };
 }
@@ -187,7 +187,7 @@ export class QuotaService {
     return this.#withLedger(scope, usageKey(scope), ({ ledger, rules, now }) => {
       const usage = ledgerUsage(ledger, now, rules.windowMs);
       return {
-        ...summarise(usage, rules.windowMs),
+        ...summaryOf(usage, rules.windowMs),
         limit: rules.limit,
         remaining: left(rules.limit, usage),
         activeJobs: activeJobs(ledger),
@@ -209,7 +209,7 @@ export class QuotaService {
     return this.#withLedger({ guildId, userId: '' }, serverKey(guildId), ({ ledger, rules, now }) => {
       const usage = ledgerUsage(ledger, now, SERVER_WINDOW_MS);
       return {
-        ...summarise(usage, SERVER_WINDOW_MS),
+        ...summaryOf(usage, SERVER_WINDOW_MS),
         budget: rules.budget,
         remaining: rules.budget === null ? null : left(rules.budget, usage),
       };
