@@ -2,10 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel, type VeoModelInfo } from './lib/models.js';
+import { parseRate, type Rate } from './lib/rate.js';
 import type { ShardPlace } from './lib/shard.js';
-import { parseRate } from './services/jobs/limiter.js';
-
-export type VeoModelName = 'veo3' | 'veo3_fast' | 'veo3_lite';
 
 /** Redis keys are `<prefix>:<namespace>::<key>` with a prefix, `<namespace>::<key>` without (prefix ''). */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string; prefix: string };
@@ -25,14 +24,14 @@ export interface Config {
   /** The store lease's lifetime without renewal (DESIGN §8); renewed every third of it. */
   readonly leaseTtlMs: number;
   readonly allowDms: boolean;
-  readonly defaultModel: VeoModelName;
+  readonly defaultModel: VeoModel;
   readonly quota: {
     readonly limit: number;
     readonly windowHours: number;
-    readonly costs: Readonly<Record<VeoModelName, number>>;
+    readonly costs: Readonly<Record<VeoModel, number>>;
     readonly maxActiveJobs: number;
   };
-  readonly generateRate: { readonly limit: number; readonly windowMs: number };
+  readonly generateRate: Readonly<Rate>;
   readonly pollIntervalMs: number;
   readonly hdPollIntervalMs: number;
   readonly maxImageBytes: number;
@@ -62,12 +61,10 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
   LEASE_TTL_MS: 'milliseconds, at least 300; the default 30000 is right for production',
   ALLOW_DMS: 'true or false',
-  DEFAULT_MODEL: 'veo3, veo3_fast or veo3_lite',
+  DEFAULT_MODEL: `one of ${VEO_MODEL_IDS.join(', ')}`,
   QUOTA_LIMIT: 'a whole number of units, at least 1',
   QUOTA_WINDOW_HOURS: 'a whole number of hours, at least 1',
-  QUOTA_COST_VEO3: 'a whole number of units, at least 1',
-  QUOTA_COST_FAST: 'a whole number of units, at least 1',
-  QUOTA_COST_LITE: 'a whole number of units, at least 1',
+  ...Object.fromEntries(VEO_MODELS.map((m) => [costKey(m), 'a whole number of units, at least 1'])),
   MAX_ACTIVE_JOBS_PER_USER: 'a whole number, at least 1',
   KIE_GENERATE_RATE: 'N/Ms or N/Mm, for example 20/10s',
   KIE_POLL_INTERVAL_MS: 'milliseconds, at least 10',
@@ -114,6 +111,18 @@ const snowflake = z
   .trim()
   .refine((v) => /^\d{17,20}$/.test(v), 'must be a Discord id (17 to 20 digits)');
 
+type CostKey = `QUOTA_COST_${Uppercase<VeoModelInfo['short']>}`;
+
+/** The variable that sets what one video of the model costs. */
+function costKey(model: VeoModelInfo): CostKey {
+  return `QUOTA_COST_${model.short.toUpperCase()}` as CostKey;
+}
+
+const costKeys = Object.fromEntries(VEO_MODELS.map((m) => [costKey(m), wholeNumber(m.defaultCost, 1)])) as Record<
+  CostKey,
+  ReturnType<typeof wholeNumber>
+>;
+
 const discordKeys = {
   DISCORD_TOKEN: required,
   DISCORD_APPLICATION_ID: required.pipe(snowflake),
@@ -148,18 +157,20 @@ const schema = z.object({
   HTTP_PORT: wholeNumber(8080, 0, 65535),
   KIE_WEBHOOK_HMAC_KEY: optional,
   LEASE_TTL_MS: wholeNumber(30_000, 300),
-  DEFAULT_MODEL: z.enum(['veo3', 'veo3_fast', 'veo3_lite']).default('veo3_fast'),
+  DEFAULT_MODEL: z.enum(VEO_MODEL_IDS).default('veo3_fast'),
   QUOTA_LIMIT: wholeNumber(5, 1),
   QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
-  QUOTA_COST_VEO3: wholeNumber(4, 1),
-  QUOTA_COST_FAST: wholeNumber(1, 1),
-  QUOTA_COST_LITE: wholeNumber(1, 1),
+  ...costKeys,
   MAX_ACTIVE_JOBS_PER_USER: wholeNumber(2, 1),
   KIE_GENERATE_RATE: z
     .string()
-    .trim()
     .default('20/10s')
-    .refine((v) => /^\d+\/\d+[sm]$/.test(v) && !/^0\//.test(v), 'must look like 20/10s or 5/1m'),
+    .transform((v, ctx) => {
+      const rate = parseRate(v);
+      if (rate === null)
+        ctx.addIssue({ code: 'custom', message: 'must look like 20/10s or 5/1m, both numbers at least 1' });
+      return rate ?? z.NEVER;
+    }),
   KIE_POLL_INTERVAL_MS: wholeNumber(10_000, 10),
   KIE_HD_POLL_INTERVAL_MS: wholeNumber(20_000, 10),
   MAX_IMAGE_BYTES: wholeNumber(10_485_760, 1024),
@@ -227,7 +238,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
   const parsed = schema.safeParse(env);
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
   const e = parsed.data;
-  const costs = { veo3: e.QUOTA_COST_VEO3, veo3_fast: e.QUOTA_COST_FAST, veo3_lite: e.QUOTA_COST_LITE };
+  const costs = byModel((m) => e[costKey(m)]);
   const shard = shardOf(e.SHARDING_MANAGER, e.SHARDS, e.SHARD_COUNT);
   const defaultCost = costs[e.DEFAULT_MODEL];
   if (defaultCost > e.QUOTA_LIMIT) {
@@ -260,7 +271,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
       costs,
       maxActiveJobs: e.MAX_ACTIVE_JOBS_PER_USER,
     },
-    generateRate: parseRate(e.KIE_GENERATE_RATE),
+    generateRate: e.KIE_GENERATE_RATE,
     pollIntervalMs: e.KIE_POLL_INTERVAL_MS,
     hdPollIntervalMs: e.KIE_HD_POLL_INTERVAL_MS,
     maxImageBytes: e.MAX_IMAGE_BYTES,

@@ -9,7 +9,7 @@ import {
 import { UserFacingError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
-import { KieError, KieHttpError, KieRateLimitError, KieTimeoutError } from '../services/kie/errors.js';
+import { isBusyKieError, KieError } from '../services/kie/errors.js';
 
 export type Repliable = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
 
@@ -19,11 +19,6 @@ const GONE_CODES: ReadonlySet<number> = new Set([
   RESTJSONErrorCodes.UnknownMessage,
   RESTJSONErrorCodes.InteractionHasAlreadyBeenAcknowledged,
 ]);
-
-function isBusyKieError(error: unknown): boolean {
-  if (error instanceof KieRateLimitError || error instanceof KieTimeoutError) return true;
-  return error instanceof KieHttpError && (error.apiCode === 429 || error.apiCode >= 500);
-}
 
 /** The one classifier for everything a handler throws (STYLE §4). */
 export async function answerError(interaction: Repliable, error: unknown, logger: Logger): Promise<void> {

@@ -2,7 +2,8 @@ import { Events, type Client } from 'discord.js';
 import type { Logger } from '../logger.js';
 import { isFinal } from '../services/jobs/record.js';
 import type { JobStore } from '../services/jobs/store.js';
-import type { JobLookup, QuotaService } from '../services/quota/service.js';
+import type { JobLookup } from '../services/quota/reconcile.js';
+import type { QuotaService } from '../services/quota/service.js';
 import type { BotEvent } from './index.js';
 
 export interface ReadyDeps {

@@ -44,6 +44,18 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('GIVEN a rate with a zero window among other bad keys THEN it is one more listed problem', () => {
+    const found = problems({ ...minimal, KIE_GENERATE_RATE: '20/0s', HTTP_PORT: '99999' });
+    expect(found.map((p) => p.key).sort()).toEqual(['HTTP_PORT', 'KIE_GENERATE_RATE']);
+    expect(found.find((p) => p.key === 'KIE_GENERATE_RATE')?.hint).toContain('N/Ms');
+  });
+
+  it('GIVEN a cost for every model THEN each lands on its model', () => {
+    const config = loadConfig({ ...minimal, QUOTA_COST_VEO3: '6', QUOTA_COST_FAST: '2', QUOTA_COST_LITE: '3' });
+    expect(config.quota.costs).toEqual({ veo3: 6, veo3_fast: 2, veo3_lite: 3 });
+    expect(problems({ ...minimal, QUOTA_COST_LITE: '0' }).map((p) => p.key)).toEqual(['QUOTA_COST_LITE']);
+  });
+
   it('GIVEN the minimal keys THEN the documented defaults apply', () => {
     const config = loadConfig(minimal, '/srv/bot');
     expect(config.store).toEqual({ kind: 'sqlite', file: '/srv/bot/data/veo-bot.sqlite' });

@@ -11,7 +11,7 @@ import { t, type MessageKey } from '../../i18n/index.js';
 import { newJobId } from '../../lib/jobId.js';
 import { relativeTime } from '../../lib/format.js';
 import type { JobOptions, JobRecord } from '../../services/jobs/record.js';
-import type { VeoModel } from '../../services/kie/types.js';
+import type { VeoModel } from '../../lib/models.js';
 import type { ReserveResult } from '../../services/quota/service.js';
 import type { CommandDeps } from '../types.js';
 

@@ -6,13 +6,11 @@ import {
   type ChatInputCommandInteraction,
 } from 'discord.js';
 import { UserFacingError } from '../../errors.js';
-import type { VeoModel } from '../../services/kie/types.js';
+import { isVeoModel, VEO_MODELS, type VeoModel } from '../../lib/models.js';
 
 export const PROMPT_MAX = 2000;
 export const SEED_MIN = 10_000;
 export const SEED_MAX = 99_999;
-
-const MODELS: ReadonlySet<string> = new Set<VeoModel>(['veo3', 'veo3_fast', 'veo3_lite']);
 
 /** Options every generating subcommand shares, in the order Discord shows them after the required ones. */
 export const sharedOptions: {
@@ -32,11 +30,7 @@ export const sharedOptions: {
     type: ApplicationCommandOptionType.String,
     name: 'model',
     description: 'Which Veo model to use',
-    choices: [
-      { name: 'Veo 3.1 Fast', value: 'veo3_fast' },
-      { name: 'Veo 3.1 Quality', value: 'veo3' },
-      { name: 'Veo 3.1 Lite', value: 'veo3_lite' },
-    ],
+    choices: VEO_MODELS.map((m) => ({ name: m.label, value: m.id })),
   },
   seed: {
     type: ApplicationCommandOptionType.Integer,
@@ -67,7 +61,7 @@ export function readSharedOptions(interaction: ChatInputCommandInteraction, defa
     throw new UserFacingError('refusal.prompt_too_long', { length: prompt.length, max: PROMPT_MAX });
   }
   const modelOption = interaction.options.getString('model');
-  const model = modelOption && MODELS.has(modelOption) ? (modelOption as VeoModel) : defaultModel;
+  const model = modelOption && isVeoModel(modelOption) ? modelOption : defaultModel;
   const seed = interaction.options.getInteger('seed');
   if (seed !== null && (seed < SEED_MIN || seed > SEED_MAX)) throw new UserFacingError('refusal.seed_range');
   return { prompt, model, seed, private: interaction.options.getBoolean('private') ?? false };

@@ -3,7 +3,9 @@ import { absoluteTime, relativeTime, truncate } from '../../lib/format.js';
 import type { MessageView } from '../../services/delivery/rest.js';
 import { COLOR_WORKING, formatDuration, quiet, renderNotice, type EmbedField } from '../../services/delivery/views.js';
 import type { JobRecord, JobState } from '../../services/jobs/record.js';
-import type { QuotaStatus, QuotaLimits, ServerUsage, QuotaModel } from '../../services/quota/service.js';
+import type { VeoModel } from '../../lib/models.js';
+import type { QuotaLimits } from '../../services/quota/limits.js';
+import type { QuotaStatus, ServerUsage } from '../../services/quota/service.js';
 
 export const STATE_KEYS: Readonly<Record<JobState, MessageKey>> = {
   queued: 'state.queued',
@@ -100,7 +102,7 @@ export function renderQuota(
       : t(locale, 'quota.units', { ...units, when: relativeTime(status.nextUnitAt) }),
     t(locale, 'quota.running', { units: status.running, active: status.activeJobs, max: status.maxActiveJobs }),
   ];
-  const costs = (Object.entries(limits.costs) as [QuotaModel, number][]).map(([model, cost]) =>
+  const costs = (Object.entries(limits.costs) as [VeoModel, number][]).map(([model, cost]) =>
     t(locale, limits.available.includes(model) ? 'quota.cost' : 'quota.cost_unavailable', { model, cost }),
   );
   lines.push(t(locale, 'quota.rules', { hours: status.windowHours, costs: costs.join(' · ') }));

@@ -1,7 +1,7 @@
 import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOption } from 'discord.js';
 import { t } from '../../i18n/index.js';
 import type { LimitsChange } from '../../services/quota/guildSettings.js';
-import { resolveLimits, type GuildQuotaSettings, type QuotaLimits } from '../../services/quota/service.js';
+import { resolveLimits, type GuildQuotaSettings, type QuotaLimits } from '../../services/quota/limits.js';
 import type { CommandDeps } from '../types.js';
 import { answer, type AdminInteraction } from './common.js';
 import { renderLimits, renderBudget, COST_OPTIONS } from './views.js';
@@ -22,9 +22,7 @@ export const limitsSubcommand = {
   options: [
     units('limit', 'Units each member may use per window'),
     units('window_hours', 'Length of the rolling window, in hours', MAX_WINDOW_HOURS),
-    units('cost_veo3', 'Units a Veo 3.1 Quality video costs'),
-    units('cost_fast', 'Units a Veo 3.1 Fast video costs'),
-    units('cost_lite', 'Units a Veo 3.1 Lite video costs'),
+    ...COST_OPTIONS.map(({ name, label }) => units(name, `Units a ${label} video costs`)),
     units('max_active', 'Videos one member may have in progress at once', MAX_ACTIVE),
     {
       type: ApplicationCommandOptionType.Boolean,
@@ -58,7 +56,7 @@ function readLimitsChange(interaction: AdminInteraction): LimitsChange | null {
   if (limit !== null) change.limit = limit;
   if (windowHours !== null) change.windowHours = windowHours;
   if (maxActive !== null) change.maxActiveJobs = maxActive;
-  for (const [name, model] of COST_OPTIONS) {
+  for (const { name, model } of COST_OPTIONS) {
     const cost = o.getInteger(name);
     if (cost !== null) change.costs = { ...change.costs, [model]: cost };
   }

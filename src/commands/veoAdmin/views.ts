@@ -1,14 +1,13 @@
 import { t, type MessageKey } from '../../i18n/index.js';
 import { relativeTime } from '../../lib/format.js';
 import type { KieCircuitState } from '../../services/kie/circuit.js';
-import type { QuotaModel, GuildQuotaSettings, QuotaLimits, ServerUsage } from '../../services/quota/service.js';
+import { VEO_MODELS, type VeoModel } from '../../lib/models.js';
+import type { GuildQuotaSettings, QuotaLimits } from '../../services/quota/limits.js';
+import type { ServerUsage } from '../../services/quota/service.js';
 
-/** Option name -> model, for the per-model costs. */
-export const COST_OPTIONS: readonly (readonly [string, QuotaModel])[] = [
-  ['cost_veo3', 'veo3'],
-  ['cost_fast', 'veo3_fast'],
-  ['cost_lite', 'veo3_lite'],
-];
+/** The `/veo-admin limits` option that sets each model's cost. */
+export const COST_OPTIONS: readonly { readonly name: string; readonly model: VeoModel; readonly label: string }[] =
+  VEO_MODELS.map((m) => ({ name: `cost_${m.short}`, model: m.id, label: m.label }));
 
 /** The limits in force, each marked as set on this server or inherited from the bot's defaults. */
 export function renderLimits(locale: string, settings: GuildQuotaSettings, limits: QuotaLimits): string {
@@ -17,7 +16,7 @@ export function renderLimits(locale: string, settings: GuildQuotaSettings, limit
     t(locale, 'admin.limits_title'),
     t(locale, 'admin.limits_limit', { value: limits.limit, source: source(settings.limit !== undefined) }),
     t(locale, 'admin.limits_window', { value: limits.windowHours, source: source(settings.windowHours !== undefined) }),
-    ...COST_OPTIONS.map(([, model]) =>
+    ...COST_OPTIONS.map(({ model }) =>
       t(locale, 'admin.limits_cost', {
         model,
         value: limits.costs[model],
@@ -29,7 +28,7 @@ export function renderLimits(locale: string, settings: GuildQuotaSettings, limit
       source: source(settings.maxActiveJobs !== undefined),
     }),
   ];
-  const unavailable = COST_OPTIONS.map(([, model]) => model).filter((m) => !limits.available.includes(m));
+  const unavailable = COST_OPTIONS.map(({ model }) => model).filter((m) => !limits.available.includes(m));
   if (unavailable.length > 0) lines.push(t(locale, 'admin.limits_unavailable', { models: unavailable.join(', ') }));
   return lines.join('\n');
 }

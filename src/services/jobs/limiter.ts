@@ -1,26 +1,6 @@
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { silentLogger, type Logger } from '../../logger.js';
-
-export interface Rate {
-  limit: number;
-  windowMs: number;
-}
-
-const RATE = /^(\d+)\/(\d+)(s|m)$/;
-
-/** Parses `KIE_GENERATE_RATE`: `N/Ms` or `N/Mm`, for example `20/10s` or `5/1m`. */
-export function parseRate(text: string): Rate {
-  const match = RATE.exec(text.trim());
-  const limit = Number(match?.[1]);
-  const amount = Number(match?.[2]);
-  const unitMs = match?.[3] === 'm' ? 60_000 : 1_000;
-  if (!match || !Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(amount) || amount < 1) {
-    throw new Error(
-      `Invalid rate "${text}": expected N/Ms or N/Mm with N and M at least 1, for example 20/10s or 5/1m`,
-    );
-  }
-  return { limit, windowMs: amount * unitMs };
-}
+import type { Rate } from '../../lib/rate.js';
 
 /** Rejects the acquire of a waiter removed by `cancel(id)` or `stop()`. */
 export class LimiterCancelledError extends Error {

@@ -2,7 +2,7 @@ import type { DeliveryOutcome } from '../delivery/video.js';
 import type { MessageView } from '../delivery/rest.js';
 import type { KieCircuitState } from '../kie/circuit.js';
 import type { ExtendRequest, GenerateRequest, TaskInfo } from '../kie/types.js';
-import type { QuotaScope } from '../quota/service.js';
+import type { QuotaScope } from '../quota/ledger.js';
 import type { JobRecord } from './record.js';
 
 /** What the runner needs of each collaborator: narrow, so tests give it fakes. */

@@ -1,6 +1,7 @@
 import type { KieFailureReason } from '../kie/errors.js';
-import type { AspectRatio, VeoModel } from '../kie/types.js';
-import type { QuotaScope } from '../quota/service.js';
+import type { VeoModel } from '../../lib/models.js';
+import type { AspectRatio } from '../kie/types.js';
+import type { QuotaScope } from '../quota/ledger.js';
 
 export type JobState =
   'queued' | 'submitting' | 'generating' | 'delivering' | 'delivered' | 'undeliverable' | 'failed' | 'failed_unknown';

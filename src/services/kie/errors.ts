@@ -251,3 +251,13 @@ export function describeKieError(err: unknown): KieFailure {
   // Outcome unknown and schema mismatches say nothing about why; the caller has its own wording for them.
   return { reason: 'unknown' };
 }
+
+/** Body codes at or above 500 that judge the request rather than report a fault: trying later changes nothing. */
+const VERDICT_CODES: ReadonlySet<number> = new Set([501, 505]);
+
+/** kie is overloaded or failing just now, so "try again in a moment" is the honest answer. */
+export function isBusyKieError(error: unknown): boolean {
+  if (error instanceof KieRateLimitError || error instanceof KieTimeoutError) return true;
+  if (!(error instanceof KieHttpError)) return false;
+  return error.apiCode === 429 || (error.apiCode >= 500 && !VERDICT_CODES.has(error.apiCode));
+}

@@ -1,7 +1,6 @@
 /** Domain types of the kie.ai Veo API, after the client has parsed and normalised the wire shapes. */
 
-export type VeoModel = 'veo3' | 'veo3_fast' | 'veo3_lite';
-export const VEO_MODELS: readonly VeoModel[] = ['veo3', 'veo3_fast', 'veo3_lite'];
+import type { VeoModel } from '../../lib/models.js';
 
 export type AspectRatio = '16:9' | '9:16' | 'Auto';
 export const ASPECT_RATIOS: readonly AspectRatio[] = ['16:9', '9:16', 'Auto'];

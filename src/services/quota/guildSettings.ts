@@ -2,29 +2,23 @@ import type Keyv from 'keyv';
 import { z } from 'zod';
 import { KeyedLock } from '../../lib/keyedLock.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import type { GuildQuotaSettings, QuotaModel } from './service.js';
+import { byModel, VEO_MODEL_IDS } from '../../lib/models.js';
+import type { GuildQuotaSettings } from './limits.js';
 
-const MODELS: readonly QuotaModel[] = ['veo3', 'veo3_fast', 'veo3_lite'];
 const whole = z.number().int().min(1);
 const settingsSchema = z.object({
   limit: whole.exactOptional(),
   windowHours: whole.exactOptional(),
-  costs: z
-    .object({ veo3: whole.exactOptional(), veo3_fast: whole.exactOptional(), veo3_lite: whole.exactOptional() })
-    .exactOptional(),
+  costs: z.object(byModel(() => whole.exactOptional())).exactOptional(),
   maxActiveJobs: whole.exactOptional(),
   blocked: z.array(z.string()).exactOptional(),
   budget: whole.nullable().exactOptional(),
 });
 
 /** What `/veo-admin limits` changes: absent keys stay; `defaults` first drops every limit override. */
-export interface LimitsChange {
+export type LimitsChange = Pick<GuildQuotaSettings, 'limit' | 'windowHours' | 'costs' | 'maxActiveJobs'> & {
   defaults?: boolean;
-  limit?: number;
-  windowHours?: number;
-  costs?: Partial<Record<QuotaModel, number>>;
-  maxActiveJobs?: number;
-}
+};
 
 /** A proposed change is stored only when this says yes; it sees the settings as they would be. */
 export type Accept = (next: GuildQuotaSettings) => boolean;
@@ -118,7 +112,7 @@ export function applyLimits(s: GuildQuotaSettings, change: LimitsChange): GuildQ
   if (change.windowHours !== undefined) next.windowHours = change.windowHours;
   if (change.maxActiveJobs !== undefined) next.maxActiveJobs = change.maxActiveJobs;
   const costs = { ...next.costs };
-  for (const model of MODELS) {
+  for (const model of VEO_MODEL_IDS) {
     const units = change.costs?.[model];
     if (units !== undefined) costs[model] = units;
   }

@@ -3,7 +3,8 @@ import { refusalFor } from '../../../src/commands/veo/accept.js';
 import { renderQuota } from '../../../src/commands/veo/views.js';
 import { renderBudget, renderLimits, renderStatusReport } from '../../../src/commands/veoAdmin/views.js';
 import { t } from '../../../src/i18n/index.js';
-import { resolveLimits, type QuotaDefaults, type QuotaStatus } from '../../../src/services/quota/service.js';
+import { resolveLimits, type QuotaDefaults } from '../../../src/services/quota/limits.js';
+import type { QuotaStatus } from '../../../src/services/quota/service.js';
 
 const defaults: QuotaDefaults = {
   limit: 5,

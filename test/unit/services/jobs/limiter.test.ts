@@ -1,23 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GenerateLimiter, LimiterCancelledError, parseRate } from '../../../../src/services/jobs/limiter.js';
-
-describe('parseRate', () => {
-  it.each([
-    ['20/10s', { limit: 20, windowMs: 10_000 }],
-    ['5/1m', { limit: 5, windowMs: 60_000 }],
-    [' 1/1s ', { limit: 1, windowMs: 1_000 }],
-    ['100/15m', { limit: 100, windowMs: 900_000 }],
-  ])('GIVEN %j THEN it parses', (text, expected) => {
-    expect(parseRate(text)).toEqual(expected);
-  });
-
-  it.each(['', '20', '20/10', '20/10h', '0/10s', '20/0s', '-1/10s', '1.5/10s', '20 / 10s', '20/10ms', 'abc'])(
-    'GIVEN %j THEN it throws a clear error',
-    (text) => {
-      expect(() => parseRate(text)).toThrow(/expected N\/Ms or N\/Mm/);
-    },
-  );
-});
+import { GenerateLimiter, LimiterCancelledError } from '../../../../src/services/jobs/limiter.js';
 
 describe('GenerateLimiter', () => {
   beforeEach(() => {

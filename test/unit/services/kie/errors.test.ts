@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   describeKieError,
   describeKieFailure,
+  isBusyKieError,
   KieBlockedError,
   KieHttpError,
   KieNetworkError,
@@ -135,5 +136,37 @@ describe('KieError fields', () => {
 
     expect(err).toMatchObject({ name: 'KieHttpError', method: 'GET', path: context.path, attempt: 3, httpStatus: 500 });
     expect(err).toBeInstanceOf(Error);
+  });
+});
+
+describe('isBusyKieError', () => {
+  const http = (apiCode: number) => new KieHttpError({ ...context, httpStatus: 200, apiCode, apiMessage: 'm' });
+
+  it.each([429, 500, 502, 503, 504, 520])('GIVEN kie code %i THEN kie is busy: try again later', (code) => {
+    expect(isBusyKieError(http(code))).toBe(true);
+  });
+
+  it.each([
+    [501, 'generation failed'],
+    [505, 'feature disabled'],
+    [400, 'validation'],
+    [455, 'maintenance'],
+  ])('GIVEN kie code %i (%s) THEN it is a verdict, not busy', (code) => {
+    expect(isBusyKieError(http(code))).toBe(false);
+  });
+
+  it('GIVEN a rate limit or a timeout THEN busy; a network error, an unknown outcome or a plain Error THEN not', () => {
+    const limited = new KieRateLimitError({
+      ...context,
+      httpStatus: 429,
+      apiCode: 429,
+      apiMessage: '',
+      retryAfterMs: null,
+    });
+    expect(isBusyKieError(limited)).toBe(true);
+    expect(isBusyKieError(new KieTimeoutError({ ...context, timeoutMs: 10 }))).toBe(true);
+    expect(isBusyKieError(new KieNetworkError({ ...context, errorCode: 'ECONNRESET' }))).toBe(false);
+    expect(isBusyKieError(new KieOutcomeUnknownError({ ...context, reason: 'server' }))).toBe(false);
+    expect(isBusyKieError(new Error('boom'))).toBe(false);
   });
 });

@@ -1,13 +1,8 @@
 import Keyv from 'keyv';
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  QuotaService,
-  resolveLimits,
-  type GuildQuotaSettings,
-  type Ledger,
-  type QuotaDefaults,
-  type QuotaScope,
-} from '../../../../src/services/quota/service.js';
+import type { Ledger, QuotaScope } from '../../../../src/services/quota/ledger.js';
+import { resolveLimits, type GuildQuotaSettings, type QuotaDefaults } from '../../../../src/services/quota/limits.js';
+import { QuotaService } from '../../../../src/services/quota/service.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.UTC(2025, 0, 1);

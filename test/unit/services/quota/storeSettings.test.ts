@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GuildSettingsStore } from '../../../../src/services/quota/guildSettings.js';
-import { QuotaService, type QuotaDefaults } from '../../../../src/services/quota/service.js';
+import type { QuotaDefaults } from '../../../../src/services/quota/limits.js';
+import { QuotaService } from '../../../../src/services/quota/service.js';
 import type { StoreLocation } from '../../../../src/config.js';
 import { openStores, type Stores } from '../../../../src/services/runtime/store.js';
 import { durableBackends } from '../../../helpers/stores.js';

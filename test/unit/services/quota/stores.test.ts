@@ -1,11 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreLocation } from '../../../../src/config.js';
-import {
-  QuotaService,
-  type GuildQuotaSettings,
-  type QuotaDefaults,
-  type QuotaScope,
-} from '../../../../src/services/quota/service.js';
+import type { QuotaScope } from '../../../../src/services/quota/ledger.js';
+import type { GuildQuotaSettings, QuotaDefaults } from '../../../../src/services/quota/limits.js';
+import { QuotaService } from '../../../../src/services/quota/service.js';
 import { openStores, type Stores } from '../../../../src/services/runtime/store.js';
 import { durableBackends } from '../../../helpers/stores.js';
 
