@@ -10,6 +10,7 @@ import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { DeliveryService, uploadLimitForTier } from './services/delivery/video.js';
 import { DiscordRest } from './services/delivery/rest.js';
+import { KieCallbacks } from './services/jobs/callbacks.js';
 import { RecentDurations } from './services/jobs/durations.js';
 import { GenerateLimiter } from './services/jobs/limiter.js';
 import { GuildSettingsStore } from './services/quota/guildSettings.js';
@@ -20,6 +21,8 @@ import { BotMetrics, interactionIdOfCallback, snowflakeTime } from './services/r
 import { ImagePreparer } from './services/kie/images.js';
 import { adoptShardLayout } from './services/jobs/layout.js';
 import { JobRunner } from './services/jobs/runner.js';
+import { StatusEdits } from './services/jobs/statusEdits.js';
+import { JobSteps } from './services/jobs/steps.js';
 import { JobStore } from './services/jobs/store.js';
 import { scopeOf } from './services/jobs/record.js';
 import { KieClient } from './services/kie/client.js';
@@ -136,15 +139,20 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       return { remaining: status.remaining, limit: status.limit };
     },
   });
+  const durations = new RecentDurations();
+  const steps = new JobSteps(logger);
+  const statusEdits = new StatusEdits({ jobs, limiter, delivery, steps, clock, logger, durations });
   const runner = new JobRunner({
     jobs,
     kie,
     quota,
     limiter,
     delivery,
+    steps,
+    statusEdits,
     clock,
     logger,
-    durations: new RecentDurations(),
+    durations,
     options: {
       pollIntervalMs: config.pollIntervalMs,
       callbackUrl: config.publicBaseUrl
@@ -152,6 +160,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         : undefined,
     },
   });
+  const callbacks = new KieCallbacks({ jobs, kie, reader: runner, clock, logger });
   const hd = new HdService({
     jobs,
     kie,
@@ -213,7 +222,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const onCallback = async ({ taskId, jobId }: CallbackHint): Promise<string> => {
     // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
     if (!lease.held || stopped) return 'standby';
-    return runner.onCallback(taskId, jobId);
+    return callbacks.onCallback(taskId, jobId);
   };
   // One process serves HTTP itself; a shard leaves it to its manager, which asks over IPC (DESIGN §7).
   const http =

@@ -1,3 +1,5 @@
+import { isJobId } from './jobId.js';
+
 /** Every custom_id prefix the bot emits; the router claims interactions by these. */
 export const CustomIdPrefix = {
   Upscale1080p: 'veo:hd',
@@ -15,11 +17,10 @@ export interface DecodedCustomId {
   readonly jobId: string;
 }
 
-const JOB_ID = /^[0-9a-z]{1,20}$/;
 const KNOWN = new Set<string>(Object.values(CustomIdPrefix));
 
 export function encodeCustomId(prefix: CustomIdPrefix, jobId: string): string {
-  if (!JOB_ID.test(jobId)) throw new Error('job ids are 1 to 20 lowercase base36 characters');
+  if (!isJobId(jobId)) throw new Error('job ids are 1 to 20 lowercase base36 characters');
   const id = `${prefix}:${jobId}`;
   if (id.length > 100) throw new Error('custom_id over 100 characters');
   return id;
@@ -32,6 +33,6 @@ export function decodeCustomId(customId: string): DecodedCustomId | null {
   if (cut <= 0) return null;
   const prefix = customId.slice(0, cut);
   const jobId = customId.slice(cut + 1);
-  if (!KNOWN.has(prefix) || !JOB_ID.test(jobId)) return null;
+  if (!KNOWN.has(prefix) || !isJobId(jobId)) return null;
   return { prefix: prefix as CustomIdPrefix, jobId };
 }

@@ -1,3 +1,5 @@
+import { ShardClientUtil } from 'discord.js';
+
 /** Which slice of the bot's guilds a process handles: shard `id` of `count` (DESIGN §8). */
 export interface ShardPlace {
   readonly id: number;
@@ -8,12 +10,13 @@ export interface ShardPlace {
 export const SINGLE_SHARD: ShardPlace = Object.freeze({ id: 0, count: 1 });
 
 /**
- * The shard Discord sends a guild's events to: `(guild_id >> 22) % count`. DMs (guildId null) always go
- * to shard 0, so their jobs and quotas belong there too.
+ * The shard Discord sends a guild's events to (discord.js's own `(guild_id >> 22) % count`). DMs
+ * (guildId null) always go to shard 0, so their jobs and quotas belong there too; so does anything that
+ * is not a snowflake, which discord.js would refuse.
  */
 export function shardOfGuild(guildId: string | null, count: number): number {
   if (guildId === null || count <= 1 || !/^\d{1,20}$/.test(guildId)) return 0;
-  return Number((BigInt(guildId) >> 22n) % BigInt(count));
+  return ShardClientUtil.shardIdForGuildId(guildId, count);
 }
 
 /** Whether this place owns the guild (or, for null, the DMs). */

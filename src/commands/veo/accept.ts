@@ -10,7 +10,7 @@ import { UserFacingError } from '../../errors.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { newJobId } from '../../lib/jobId.js';
 import { relativeTime } from '../../lib/format.js';
-import type { JobOptions, JobRecord } from '../../services/jobs/record.js';
+import { newJobRecord, type JobOptions, type JobRecord } from '../../services/jobs/record.js';
 import type { VeoModel } from '../../lib/models.js';
 import type { ReserveResult } from '../../services/quota/service.js';
 import type { CommandDeps } from '../types.js';
@@ -74,51 +74,29 @@ export interface JobRequest {
   readonly private: boolean;
 }
 
-/** Builds the record of a job accepted from this interaction, before anything is sent anywhere. */
-export function newJobRecord(
-  interaction: JobInteraction,
-  request: JobRequest,
-  id: string,
-  units: number,
-  now: number,
-): JobRecord {
+/** The record of a job accepted from this interaction, before anything is sent anywhere. */
+function recordOf(interaction: JobInteraction, request: JobRequest, id: string, units: number, now: number): JobRecord {
   // A modal submit's channel is typed as optional; every job needs one to post in.
   if (interaction.channelId === null) throw new UserFacingError('error.generic');
-  return {
-    id,
-    requesterId: interaction.user.id,
-    guildId: interaction.guildId,
-    channelId: interaction.channelId,
-    locale: interaction.locale,
-    private: request.private,
-    interaction: {
-      id: interaction.id,
-      token: interaction.token,
-      createdAt: interaction.createdTimestamp,
-      tokenDead: false,
-      attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
+  return newJobRecord(
+    {
+      id,
+      requesterId: interaction.user.id,
+      guildId: interaction.guildId,
+      channelId: interaction.channelId,
+      locale: interaction.locale,
+      private: request.private,
+      interaction: {
+        id: interaction.id,
+        token: interaction.token,
+        createdAt: interaction.createdTimestamp,
+        attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
+      },
+      options: request.options,
+      units,
     },
-    messageId: null,
-    options: request.options,
-    units,
-    state: 'queued',
-    createdAt: now,
-    updatedAt: now,
-    submittedAt: null,
-    finishedAt: null,
-    taskId: null,
-    resultUrls: [],
-    failure: null,
-    refunded: false,
-    lateUntil: null,
-    late: false,
-    deliveryAttempts: [],
-    deliveredMessageId: null,
-    deliveryFailures: 0,
-    firstDeliveryFailureAt: null,
-    status: null,
-    hd: null,
-  };
+    now,
+  );
 }
 
 /**
@@ -139,7 +117,7 @@ export async function acceptJob(
   if (!reservation.ok) throw refusalFor(reservation, request.options.model);
 
   try {
-    await jobs.create(newJobRecord(interaction, request, jobId, reservation.units, clock.now()));
+    await jobs.create(recordOf(interaction, request, jobId, reservation.units, clock.now()));
   } catch (error) {
     await quota.refund(scope, jobId);
     throw error;

@@ -75,11 +75,6 @@ function statusFields(job: JobRecord, extras: StatusExtras): EmbedField[] {
   return fields;
 }
 
-export function statusKey(job: JobRecord, extras: StatusExtras = {}): string {
-  if (job.state === 'queued' && extras.position) return `queued:${extras.position}`;
-  return job.state;
-}
-
 export function renderStatus(job: JobRecord, extras: StatusExtras = {}): MessageView {
   const { locale } = job;
   let content: string;

@@ -97,6 +97,54 @@ export interface JobRecord {
   readonly hd: HdState | null;
 }
 
+/** What a job is made from when it is accepted: who asked, where, through which interaction, for what. */
+export interface NewJob extends Pick<
+  JobRecord,
+  'id' | 'requesterId' | 'guildId' | 'channelId' | 'locale' | 'private' | 'options' | 'units'
+> {
+  readonly interaction: Omit<JobRecord['interaction'], 'tokenDead'>;
+}
+
+/** The record of a job just accepted (queued, nothing sent anywhere yet): the one home of its defaults. */
+export function newJobRecord(job: NewJob, now: number): JobRecord {
+  const { interaction } = job;
+  return {
+    id: job.id,
+    requesterId: job.requesterId,
+    guildId: job.guildId,
+    channelId: job.channelId,
+    locale: job.locale,
+    private: job.private,
+    interaction: {
+      id: interaction.id,
+      token: interaction.token,
+      createdAt: interaction.createdAt,
+      tokenDead: false,
+      attachmentSizeLimit: interaction.attachmentSizeLimit,
+    },
+    messageId: null,
+    options: job.options,
+    units: job.units,
+    state: 'queued',
+    createdAt: now,
+    updatedAt: now,
+    submittedAt: null,
+    finishedAt: null,
+    taskId: null,
+    resultUrls: [],
+    failure: null,
+    refunded: false,
+    lateUntil: null,
+    late: false,
+    deliveryAttempts: [],
+    deliveredMessageId: null,
+    deliveryFailures: 0,
+    firstDeliveryFailureAt: null,
+    status: null,
+    hd: null,
+  };
+}
+
 export function isFinal(job: Pick<JobRecord, 'state'>): boolean {
   return FINAL_STATES.has(job.state);
 }

@@ -1,5 +1,4 @@
 import type Keyv from 'keyv';
-import { JobNotFoundError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { KeyedLock } from '../../lib/keyedLock.js';
 import { shardKey, shardOfGuild, SINGLE_SHARD, type ShardPlace } from '../../lib/shard.js';
@@ -15,6 +14,14 @@ const DAY_MS = 24 * 60 * 60_000;
 /** taskId -> jobId, so a kie callback finds its job without a scan. */
 function taskKey(taskId: string): string {
   return `task:${taskId}`;
+}
+
+/** An update named a job the store does not hold (never created, or expired or forgotten since). */
+export class MissingJobError extends Error {
+  constructor(readonly jobId: string) {
+    super(`no job record ${jobId}`);
+    this.name = 'MissingJobError';
+  }
 }
 
 /** Told about every write, for metrics; must not throw. */
@@ -99,7 +106,7 @@ export class JobStore {
   async update(id: string, change: (job: JobRecord) => JobRecord): Promise<JobRecord> {
     return this.#lock.run(id, async () => {
       const current = await this.get(id);
-      if (!current) throw new JobNotFoundError(id);
+      if (!current) throw new MissingJobError(id);
       const now = this.clock.now();
       const next: JobRecord = { ...change(current), updatedAt: now };
       const done = isSettled(next, now);

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../lib/clock.js';
+import { isJobId } from '../../lib/jobId.js';
 import type { Logger } from '../../logger.js';
 
 export const CALLBACK_PATH = '/kie/callback';
@@ -38,8 +39,8 @@ export interface HttpServerDeps {
   readonly onCallback: (hint: CallbackHint) => Promise<unknown>;
 }
 
-const TASK_ID = /^[A-Za-z0-9_-]{1,128}$/;
-const JOB_ID = /^[a-z0-9]{1,20}$/;
+/** The task ids a callback (or the manager forwarding one) may name. */
+export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -50,7 +51,7 @@ export function callbackTaskId(body: unknown): string | null {
   if (!isRecord(body)) return null;
   const data = isRecord(body.data) ? body.data : {};
   const value = data.taskId ?? data.task_id ?? body.taskId;
-  return typeof value === 'string' && TASK_ID.test(value) ? value : null;
+  return typeof value === 'string' && TASK_ID_PATTERN.test(value) ? value : null;
 }
 
 export function signCallback(key: string, taskId: string, timestamp: string): string {
@@ -225,7 +226,7 @@ export class HttpServer {
       if (verdict !== 'ok') return this.#refuse(res, 401, `signature ${verdict}`, false, taskId);
     }
     const jobParam = url.searchParams.get('job');
-    const jobId = jobParam !== null && JOB_ID.test(jobParam) ? jobParam : null;
+    const jobId = jobParam !== null && isJobId(jobParam) ? jobParam : null;
     send(res, 200, '{"code":200,"msg":"ok"}', 'application/json');
     // The body is not trusted (only taskId and timestamp are signed): it only prompts a record-info read.
     setImmediate(() => {

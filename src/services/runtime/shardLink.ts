@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Logger } from '../../logger.js';
-import type { CallbackHint } from './http.js';
+import { JOB_ID_PATTERN } from '../../lib/jobId.js';
+import { TASK_ID_PATTERN, type CallbackHint } from './http.js';
 
 /**
  * What the sharding manager asks a shard over the IPC channel discord.js already opened (DESIGN §7, §8):
@@ -26,11 +27,8 @@ const requestSchema = z.object({
   body: z.discriminatedUnion('op', [
     z.object({
       op: z.literal('callback'),
-      taskId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
-      jobId: z
-        .string()
-        .regex(/^[a-z0-9]{1,20}$/)
-        .nullable(),
+      taskId: z.string().regex(TASK_ID_PATTERN),
+      jobId: z.string().regex(JOB_ID_PATTERN).nullable(),
     }),
     z.object({ op: z.literal('probe') }),
     z.object({ op: z.literal('metrics') }),

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes } from '../../../../src/lib/format.js';
-import {
-  renderFailure,
-  renderMention,
-  renderResult,
-  renderStatus,
-  statusKey,
-} from '../../../../src/services/delivery/views.js';
+import { renderFailure, renderMention, renderResult, renderStatus } from '../../../../src/services/delivery/views.js';
 import { makeJob } from '../../../helpers/jobs.js';
 
 describe('renderers', () => {
@@ -20,11 +14,9 @@ describe('renderers', () => {
     expect(view.allowedMentions).toEqual({ parse: [] });
   });
 
-  it('GIVEN a queued job with a position THEN the status and its key carry the position', () => {
+  it('GIVEN a queued job with a position THEN the status carries the position', () => {
     const job = makeJob({ state: 'queued' });
     expect(renderStatus(job, { position: 4 }).content).toContain('position 4');
-    expect(statusKey(job, { position: 4 })).toBe('queued:4');
-    expect(statusKey(makeJob({ state: 'generating' }))).toBe('generating');
   });
 
   it('GIVEN a finished job THEN the result has 1080P, Rerun, Extend, Details and a link button in one row, and the units left', () => {

@@ -1,0 +1,108 @@
+import type { Clock } from '../../lib/clock.js';
+import type { Logger } from '../../logger.js';
+import type { TaskInfo } from '../kie/types.js';
+import type { KiePort } from './ports.js';
+import { GENERATION_TIMEOUT_MS, LATE_WINDOW_MS, stillPollingLate } from './record.js';
+import type { JobStore } from './store.js';
+
+/** Callback-triggered record-info reads of one job happen at most this often (DESIGN §7). */
+export const CALLBACK_READ_GAP_MS = 5_000;
+
+/** What a kie callback led to: a read now, nothing (coalesced, unknown, not moving), or an adoption. */
+export type CallbackOutcome = 'read' | 'coalesced' | 'ignored' | 'unknown_task' | 'mismatch' | 'adopted';
+
+/** What callbacks need of the runner. */
+export interface TaskReader {
+  /** Reads the job's kie task now, in place of its next scheduled read. */
+  readNow(jobId: string): void;
+  /** Once the runner is stopping, callbacks are ignored. */
+  readonly stopping: boolean;
+}
+
+export interface KieCallbacksDeps {
+  readonly jobs: JobStore;
+  readonly kie: Pick<KiePort, 'recordInfo'>;
+  readonly reader: TaskReader;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/**
+ * kie callbacks (DESIGN §4, §7): never trusted, only a reason to read record-info now. A task we do not
+ * know is ignored unless `?job=` names a job that never heard its generate answer and record-info shows
+ * our prompt: then the job adopts it, and a video it yields is delivered free.
+ */
+export class KieCallbacks {
+  readonly #lastRead = new Map<string, number>();
+
+  constructor(private readonly deps: KieCallbacksDeps) {}
+
+  /** A callback said this task moved: read it now, at most once per 5 s. */
+  nudge(jobId: string): boolean {
+    if (!this.#takeRead(jobId)) return false;
+    this.deps.reader.readNow(jobId);
+    return true;
+  }
+
+  async onCallback(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
+    const outcome = await this.#handle(taskId, jobParam);
+    this.deps.logger.info({ taskId, jobId: jobParam, outcome }, 'kie callback handled');
+    return outcome;
+  }
+
+  #takeRead(jobId: string): boolean {
+    const now = this.deps.clock.now();
+    if (now - (this.#lastRead.get(jobId) ?? 0) < CALLBACK_READ_GAP_MS) return false;
+    this.#lastRead.set(jobId, now);
+    return true;
+  }
+
+  async #handle(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
+    const { jobs, clock } = this.deps;
+    if (this.deps.reader.stopping) return 'ignored';
+    const known = await jobs.jobIdForTask(taskId);
+    if (known !== undefined) {
+      const job = await jobs.get(known);
+      if (!job || (job.state !== 'generating' && !stillPollingLate(job, clock.now()))) return 'ignored';
+      return this.nudge(known) ? 'read' : 'coalesced';
+    }
+    if (jobParam === null) return 'unknown_task';
+    return this.#adopt(taskId, jobParam);
+  }
+
+  /** The generate answer of this job was lost (it is failed_unknown with no task): is this task its? */
+  async #adopt(taskId: string, jobId: string): Promise<CallbackOutcome> {
+    const { jobs } = this.deps;
+    const job = await jobs.get(jobId);
+    const now = this.deps.clock.now();
+    if (
+      job?.state !== 'failed_unknown' ||
+      job.taskId !== null ||
+      now - job.createdAt > GENERATION_TIMEOUT_MS + LATE_WINDOW_MS
+    ) {
+      return 'unknown_task';
+    }
+    if (!this.#takeRead(job.id)) return 'coalesced';
+    let info: TaskInfo;
+    try {
+      info = await this.deps.kie.recordInfo(taskId);
+    } catch (error) {
+      this.deps.logger.warn({ jobId: job.id, taskId, err: error }, 'record-info for a callback to adopt failed');
+      return 'unknown_task';
+    }
+    if (info.params?.prompt !== job.options.prompt) return 'mismatch';
+    const guard = { adopted: false };
+    await jobs.update(job.id, (j) => {
+      if (j.state !== 'failed_unknown' || j.taskId !== null) return j;
+      guard.adopted = true;
+      return { ...j, taskId, lateUntil: now + LATE_WINDOW_MS };
+    });
+    if (!guard.adopted) return 'coalesced';
+    this.deps.logger.warn(
+      { jobId: job.id, taskId },
+      'adopted a kie task whose generate answer was lost; a video will be delivered free',
+    );
+    this.deps.reader.readNow(job.id);
+    return 'adopted';
+  }
+}
