@@ -132,10 +132,10 @@ export interface SendLadderDeps {
 export class SendLadder {
   constructor(private readonly deps: SendLadderDeps) {}
 
-  tokenUsable(target: SendTarget): boolean {
-    return (
-      target.token !== null && !target.tokenDead && this.deps.clock.now() - target.tokenIssuedAt < TOKEN_LIFETIME_MS
-    );
+  /** The token, while it may be used: present, never refused, and younger than 14 minutes. */
+  #freshToken(target: SendTarget): string | null {
+    if (target.tokenDead || this.deps.clock.now() - target.tokenIssuedAt >= TOKEN_LIFETIME_MS) return null;
+    return target.token;
   }
 
   async send(request: SendRequest): Promise<SendOutcome> {
@@ -151,8 +151,8 @@ export class SendLadder {
     const { target } = request;
     const { rest, logger } = this.deps;
     let editable = !target.private && target.messageId !== null;
-    if (target.token !== null && this.tokenUsable(target)) {
-      const token = target.token;
+    const token = this.#freshToken(target);
+    if (token !== null) {
       const route: Route = {
         kind: 'token',
         limitBytes: target.tokenUploadLimit ?? DEFAULT_UPLOAD_LIMIT,
