@@ -8,9 +8,12 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { downloadCapped } from './lib/download.js';
 import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
-import { DeliveryService, uploadLimitForTier } from './services/delivery/video.js';
+import { KeptDownloads } from './services/delivery/keptDownloads.js';
+import { KEPT_DOWNLOAD_IDLE_MS, KEPT_DOWNLOADS_BYTES, uploadLimitForTier } from './services/delivery/limits.js';
 import { DiscordRest } from './services/delivery/rest.js';
 import { KieCallbacks } from './services/jobs/callbacks.js';
+import { SendLadder } from './services/delivery/send.js';
+import { DeliveryService } from './services/delivery/video.js';
 import { RecentDurations } from './services/jobs/durations.js';
 import { GenerateLimiter } from './services/jobs/limiter.js';
 import { GuildSettingsStore } from './services/quota/guildSettings.js';
@@ -122,18 +125,25 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     const created = id === null ? null : snowflakeTime(id);
     if (created !== null) metrics.interactionAcked(clock.now() - created);
   });
-  const messages = new DiscordRest(client.rest, config.applicationId);
+  const rest = new DiscordRest(client.rest, config.applicationId);
   const guildUploadLimit = (guildId: string) => uploadLimitForTier(client.guilds.cache.get(guildId)?.premiumTier ?? 0);
   const download = (url: string, cap: number) => downloadCapped(url, cap);
+  const send = new SendLadder({ rest, clock, logger, guildUploadLimit });
+  const downloads = new KeptDownloads({
+    download,
+    clock,
+    maxBytes: KEPT_DOWNLOADS_BYTES,
+    idleMs: KEPT_DOWNLOAD_IDLE_MS,
+  });
 
   const delivery = new DeliveryService({
-    messages,
-    download,
+    rest,
+    send,
+    downloads,
     jobs,
     clock,
     logger,
     concurrency: config.deliveryConcurrency,
-    guildUploadLimit,
     unitsLeft: async (job) => {
       const status = await quota.status(scopeOf(job));
       return { remaining: status.remaining, limit: status.limit };
@@ -164,12 +174,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const hd = new HdService({
     jobs,
     kie,
-    messages,
-    download,
+    send,
+    downloads,
     clock,
     logger,
     pollIntervalMs: config.hdPollIntervalMs,
-    guildUploadLimit,
   });
   const images = new ImagePreparer({
     upload: (request) => kie.uploadFile(request),

@@ -37,6 +37,7 @@ export const enUS = {
   'result.ready': '✅ Your video is ready.',
   'result.ready_late': '✅ Your video finished late; it is free: your units were refunded.',
   'result.too_large': 'The video is larger than this channel allows ({limit}), so here is a link instead.',
+  'result.undeliverable': 'Your video is ready, but Discord would not show it here. Here is the link: {url}',
   'result.units_left': '{remaining} of {limit} units left',
   'result.mention': '<@{user}> your video is ready: {link}',
   'button.hd': '1080P',

@@ -35,6 +35,7 @@ export const zhCN = {
   'result.ready': '✅ 你的视频已完成。',
   'result.ready_late': '✅ 你的视频完成得晚了，因此免费：单位已退还。',
   'result.too_large': '视频超过了本频道允许的大小（{limit}），所以改为提供链接。',
+  'result.undeliverable': '你的视频已完成，但 Discord 无法在这里显示它。链接：{url}',
   'result.units_left': '剩余 {remaining}/{limit} 个单位',
   'result.mention': '<@{user}> 你的视频已完成：{link}',
   'button.hd': '1080P',

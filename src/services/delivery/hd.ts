@@ -1,14 +1,13 @@
 import type { Clock } from '../../lib/clock.js';
-import { DownloadError, type DownloadResult } from '../../lib/download.js';
 import { formatBytes } from '../../lib/format.js';
-import { renderNotice } from './views.js';
-import { type MessageView } from './rest.js';
 import type { Logger } from '../../logger.js';
-import { DEFAULT_UPLOAD_LIMIT, TOKEN_LIFETIME_MS } from './video.js';
-import { discordCode, isDeadTokenError, isTooLargeError, type DiscordRest, type OutgoingFile } from './rest.js';
 import type { HdState, JobRecord } from '../jobs/record.js';
 import type { JobStore } from '../jobs/store.js';
 import type { HdResult } from '../kie/types.js';
+import type { KeptDownloads } from './keptDownloads.js';
+import { TOKEN_LIFETIME_MS } from './limits.js';
+import type { SendLadder, SendTarget } from './send.js';
+import { renderNotice } from './views.js';
 
 export const HD_MAX_WAIT_MS = 10 * 60_000;
 
@@ -32,12 +31,26 @@ export interface HdClick {
 export interface HdServiceDeps {
   readonly jobs: JobStore;
   readonly kie: { get1080p(taskId: string, index?: number): Promise<HdResult> };
-  readonly messages: DiscordRest;
-  readonly download: (url: string, capBytes: number) => Promise<DownloadResult>;
+  readonly send: SendLadder;
+  readonly downloads: KeptDownloads;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly pollIntervalMs: number;
-  readonly guildUploadLimit: (guildId: string) => number;
+}
+
+/** The click's deferred reply; its token is dropped (set to null) once refused, so it is never used again. */
+function targetOf(job: JobRecord, hd: HdState): SendTarget {
+  return {
+    token: hd.token,
+    tokenIssuedAt: hd.at,
+    tokenDead: false,
+    tokenUploadLimit: hd.attachmentSizeLimit,
+    channelId: hd.channelId,
+    guildId: job.guildId,
+    messageId: hd.replyMessageId,
+    private: hd.ephemeral,
+    userId: hd.requesterId,
+  };
 }
 
 /**
@@ -108,6 +121,9 @@ export class HdService {
 
   #schedule(jobId: string, delayMs: number): void {
     if (this.#stopping) return;
+    // A click claimed while resume runs is scheduled by both start() and resume(): one check, not two.
+    const existing = this.#timers.get(jobId);
+    if (existing) clearTimeout(existing);
     const timer = setTimeout(() => {
       this.#timers.delete(jobId);
       const run = this.#check(jobId).catch((error: unknown) =>
@@ -138,91 +154,37 @@ export class HdService {
     return this.#finish(job, hd, result.url);
   }
 
-  #limit(job: JobRecord, hd: HdState, viaToken: boolean): number {
-    if (viaToken) return hd.attachmentSizeLimit ?? DEFAULT_UPLOAD_LIMIT;
-    if (hd.ephemeral || !job.guildId) return DEFAULT_UPLOAD_LIMIT;
-    return this.deps.guildUploadLimit(job.guildId);
-  }
-
   async #finish(job: JobRecord, hd: HdState, url: string | null): Promise<void> {
-    const viaToken = hd.token !== null && this.deps.clock.now() - hd.at < TOKEN_LIFETIME_MS;
-    const limit = this.#limit(job, hd, viaToken);
-    let view: MessageView;
-    let files: OutgoingFile[] = [];
     const locale = hd.locale ?? job.locale;
-    if (url === null) view = renderNotice(locale, 'hd.failed');
-    else {
-      const file = await this.#fetch(job, url, limit);
-      if (file) {
-        view = renderNotice(locale, 'hd.ready_file');
-        files = [file];
-      } else view = renderNotice(locale, 'hd.too_large', { limit: formatBytes(limit), url });
-    }
-    const tooLargeView = url ? renderNotice(locale, 'hd.too_large', { limit: formatBytes(limit), url }) : view;
-    try {
-      await this.#show(hd, viaToken, view, files, tooLargeView);
-    } catch (error) {
-      this.deps.logger.warn({ jobId: job.id, code: discordCode(error) }, 'could not show the 1080P result');
-      // A transient Discord failure is retried on the next check rather than losing the result.
+    const outcome = await this.deps.send.send({
+      target: targetOf(job, hd),
+      view: ({ attached, limitBytes }) => {
+        if (url === null) return renderNotice(locale, 'hd.failed');
+        if (attached) return renderNotice(locale, 'hd.ready_file');
+        return renderNotice(locale, 'hd.too_large', { limit: formatBytes(limitBytes), url });
+      },
+      ...(url === null
+        ? {}
+        : { file: (limitBytes: number) => this.deps.downloads.attachment(url, limitBytes, `veo-${job.id}-1080p.mp4`) }),
+      onTokenDead: () => this.deps.jobs.update(job.id, (j) => (j.hd ? { ...j, hd: { ...j.hd, token: null } } : j)),
+      logFields: { jobId: job.id },
+    });
+    if (outcome.kind === 'transient') {
+      this.deps.logger.warn({ jobId: job.id, err: outcome.error }, 'could not show the 1080P result yet');
+      // Retried on the next check rather than losing the result; the file is kept meanwhile.
       if (url !== null && this.deps.clock.now() - hd.at < HD_MAX_WAIT_MS * 6) {
         this.#schedule(job.id, this.deps.pollIntervalMs);
         return;
       }
     }
+    if (outcome.kind === 'undeliverable') {
+      this.deps.logger.warn({ jobId: job.id, reason: outcome.reason }, 'could not show the 1080P result');
+    }
+    if (url !== null) this.deps.downloads.release(url);
     await this.deps.jobs.update(job.id, (j) => ({
       ...j,
       hd: j.hd ? { ...j.hd, state: url ? 'ready' : 'failed', url, token: null } : null,
     }));
     this.deps.logger.info({ jobId: job.id, taskId: job.taskId, ready: url !== null }, '1080P preparation finished');
-  }
-
-  async #fetch(job: JobRecord, url: string, limit: number): Promise<OutgoingFile | null> {
-    try {
-      const result = await this.deps.download(url, limit);
-      if (result.kind === 'too_large') return null;
-      return { name: `veo-${job.id}-1080p.mp4`, data: result.data, contentType: 'video/mp4' };
-    } catch (error) {
-      if (error instanceof DownloadError) return null;
-      throw error;
-    }
-  }
-
-  async #show(
-    hd: HdState,
-    viaToken: boolean,
-    view: MessageView,
-    files: OutgoingFile[],
-    tooLargeView: MessageView,
-  ): Promise<void> {
-    const { messages } = this.deps;
-    if (viaToken && hd.token) {
-      try {
-        await messages.editOriginal(hd.token, view, { files, replaceAttachments: files.length > 0 });
-        return;
-      } catch (error) {
-        if (isTooLargeError(error)) {
-          await messages.editOriginal(hd.token, tooLargeView, { replaceAttachments: true });
-          return;
-        }
-        if (!isDeadTokenError(error)) throw error;
-      }
-    }
-    if (!hd.ephemeral && hd.replyMessageId) {
-      try {
-        await messages.editChannelMessage(hd.channelId, hd.replyMessageId, view, { files, replaceAttachments: true });
-      } catch (error) {
-        if (!isTooLargeError(error)) throw error;
-        await messages.editChannelMessage(hd.channelId, hd.replyMessageId, tooLargeView, { replaceAttachments: true });
-      }
-      return;
-    }
-    const dm = await messages.openDm(hd.requesterId);
-    await messages.postChannelMessage(
-      dm,
-      files.length > 0 && files[0] && files[0].data.length <= DEFAULT_UPLOAD_LIMIT ? view : tooLargeView,
-      {
-        files: files.filter((f) => f.data.length <= DEFAULT_UPLOAD_LIMIT),
-      },
-    );
   }
 }

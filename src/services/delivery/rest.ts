@@ -1,7 +1,7 @@
 import {
   DiscordAPIError,
-  HTTPError,
-  RateLimitError,
+  MessageFlags,
+  RESTJSONErrorCodes,
   Routes,
   type APIActionRowComponent,
   type APIButtonComponent,
@@ -19,47 +19,42 @@ export interface MessageView {
   readonly allowedMentions: { readonly parse: readonly [] } | { readonly users: readonly string[] };
 }
 
-export const EPHEMERAL_FLAG = 1 << 6;
-
-/** Discord JSON codes the delivery logic branches on. */
-export const DiscordCode = {
-  UnknownChannel: 10003,
-  UnknownMessage: 10008,
-  UnknownWebhook: 10015,
-  MissingAccess: 50001,
-  CannotDmUser: 50007,
-  MissingPermissions: 50013,
-  InvalidWebhookToken: 50027,
-  RequestTooLarge: 40005,
-} as const;
-
 export function discordCode(error: unknown): number | null {
   return error instanceof DiscordAPIError && typeof error.code === 'number' ? error.code : null;
 }
 
-/** The interaction token is no longer good: persist that and never use it again (DESIGN §4). */
+/**
+ * The interaction token is no longer good: persist that and never use it again (DESIGN §4). A 10008
+ * Unknown Message on `@original` is not one: the token works, the message it would edit was deleted.
+ */
 export function isDeadTokenError(error: unknown): boolean {
   if (!(error instanceof DiscordAPIError)) return false;
   const code = discordCode(error);
+  if (code === RESTJSONErrorCodes.UnknownMessage) return false;
   return (
     error.status === 401 ||
     error.status === 404 ||
-    code === DiscordCode.InvalidWebhookToken ||
-    code === DiscordCode.UnknownWebhook
+    code === RESTJSONErrorCodes.InvalidWebhookToken ||
+    code === RESTJSONErrorCodes.UnknownWebhook
   );
 }
 
 export function isTooLargeError(error: unknown): boolean {
   return (
-    discordCode(error) === DiscordCode.RequestTooLarge || (error instanceof DiscordAPIError && error.status === 413)
+    discordCode(error) === RESTJSONErrorCodes.RequestEntityTooLarge ||
+    (error instanceof DiscordAPIError && error.status === 413)
   );
 }
 
-/** Worth trying again later: Discord 5xx, rate limits and network failures. */
+/**
+ * Worth trying again later: Discord 5xx and 429, and everything that is not a Discord answer at all
+ * (HTTPError, RateLimitError, a network failure, a store error, a bug). DESIGN §4 reschedules every
+ * step that throws; calling a bug permanent would strand a video that exists, while a retry costs no
+ * download (the file is kept) and the runner's 24 h give-up bounds it.
+ */
 export function isTransientDiscordError(error: unknown): boolean {
-  if (error instanceof HTTPError || error instanceof RateLimitError) return true;
-  if (error instanceof DiscordAPIError) return error.status >= 500 || error.status === 429;
-  return !(error instanceof DiscordAPIError);
+  if (!(error instanceof DiscordAPIError)) return true;
+  return error.status >= 500 || error.status === 429;
 }
 
 export interface OutgoingFile {
@@ -87,7 +82,7 @@ function toBody(view: MessageView, options: SendOptions): Record<string, unknown
   if (files.length > 0 || options.replaceAttachments) {
     body.attachments = files.map((file, id) => ({ id: String(id), filename: file.name }));
   }
-  if (options.ephemeral) body.flags = EPHEMERAL_FLAG;
+  if (options.ephemeral) body.flags = MessageFlags.Ephemeral;
   if (options.nonce) {
     body.nonce = options.nonce;
     body.enforce_nonce = true;
@@ -169,3 +164,6 @@ export class DiscordRest {
     return channel.id;
   }
 }
+
+/** What the delivery services call: the adapter's public surface, so a test's fake can stand in for it. */
+export type DiscordRestApi = Pick<DiscordRest, keyof DiscordRest>;
