@@ -3,11 +3,11 @@
  * process) through the loopback Discord and kie servers of the tests, and prints figures. Time lives here,
  * never in tests.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { LoopbackDiscord, type InteractionHandle, type RecordedRequest } from '../test/e2e/helpers/loopbackDiscord.js';
-import { LoopbackKie } from '../test/e2e/helpers/loopbackKie.js';
+import type { InteractionHandle, LoopbackDiscord, RecordedRequest } from '../test/e2e/helpers/loopbackDiscord.js';
+import type { LoopbackKie } from '../test/e2e/helpers/loopbackKie.js';
+import { startLoopbacks } from '../test/e2e/helpers/loopbacks.js';
 import { BotProcess, type ProbeStats } from './botProcess.js';
 
 const MiB = 1024 * 1024;
@@ -22,18 +22,13 @@ interface Rig {
 }
 
 async function startRig(env: Record<string, string>, videoBytes?: number): Promise<Rig> {
-  const discord = await LoopbackDiscord.start();
-  const kie = await LoopbackKie.start(videoBytes === undefined ? {} : { videoBytes });
-  const dir = mkdtempSync(path.join(tmpdir(), 'veo-bench-'));
+  const loopbacks = await startLoopbacks({
+    dirPrefix: 'veo-bench-',
+    ...(videoBytes === undefined ? {} : { videoBytes }),
+  });
+  const { discord, kie, dir } = loopbacks;
   const bot = await BotProcess.start({
-    DISCORD_TOKEN: discord.botToken,
-    DISCORD_APPLICATION_ID: discord.applicationId,
-    KIE_API_KEY: kie.apiKey,
-    KIE_API_BASE_URL: kie.baseUrl,
-    KIE_UPLOAD_BASE_URL: kie.baseUrl,
-    DISCORD_API_BASE_URL: discord.apiBase,
-    STORE_URL: `sqlite://${path.join(dir, 'bot.sqlite')}`,
-    HTTP_PORT: '0',
+    ...loopbacks.env,
     QUOTA_LIMIT: '1000000',
     MAX_ACTIVE_JOBS_PER_USER: '1000',
     ...env,
@@ -45,9 +40,7 @@ async function startRig(env: Record<string, string>, videoBytes?: number): Promi
     dir,
     async close() {
       await bot.stop();
-      await discord.close();
-      await kie.close();
-      rmSync(dir, { recursive: true, force: true });
+      await loopbacks.close();
     },
   };
 }

@@ -1,14 +1,13 @@
 /**
- * Vitest global setup: the Redis the Redis-backed tests use. `.ci/run` starts a real redis-server and
- * exports TEST_REDIS_URL; without it (a developer's `npm test`) this starts a throwaway redis-server on a
- * free port when the binary is on PATH, and stops it after. Either way the tests get a URL, or a reason
- * they must fail (test/helpers/redis.ts): a test that needs Redis never passes or skips without one.
+ * Vitest global setup: the Redis the Redis-backed tests use. TEST_REDIS_URL names one; without it this
+ * starts a throwaway redis-server on a free port (the binary is on PATH: `npm test` first runs
+ * test/ensureRedis.ts, which installs it or stops), and stops it after. Either way the tests get a URL,
+ * or a reason they must fail (test/helpers/redis.ts): a test that needs Redis never passes or skips without one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { redisServerOnPath } from './helpers/redisServer.js';
 
 export interface RedisForTests {
   readonly url: string | null;
@@ -21,15 +20,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     redis: RedisForTests;
   }
-}
-
-function onPath(binary: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir === '') continue;
-    const candidate = path.join(dir, binary);
-    if (existsSync(candidate)) return candidate;
-  }
-  return null;
 }
 
 function freePort(): Promise<number> {
@@ -74,12 +64,12 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide('redis', { url: given, error: null, source: 'TEST_REDIS_URL' });
     return undefined;
   }
-  const binary = onPath('redis-server');
+  const binary = redisServerOnPath();
   if (binary === null) {
     project.provide('redis', {
       url: null,
       error:
-        'TEST_REDIS_URL is not set and redis-server is not on PATH. Install it (apt-get install redis-server; .ci/run does) ' +
+        'TEST_REDIS_URL is not set and redis-server is not on PATH. Install it (apt-get install redis-server; npm test does as root) ' +
         'or set TEST_REDIS_URL=redis://127.0.0.1:<port> to a Redis you can flush keys on.',
       source: 'none',
     });

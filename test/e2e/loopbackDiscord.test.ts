@@ -12,6 +12,7 @@ import {
   Events,
   GatewayIntentBits,
   MessageFlags,
+  PermissionFlagsBits,
   Routes,
   type ButtonInteraction,
   type ChatInputCommandInteraction,
@@ -21,7 +22,14 @@ import {
 } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkCommandNames, validateDiscordRequest } from './helpers/discordSchemas.js';
-import { LoopbackDiscord, type RecordedRequest } from './helpers/loopbackDiscord.js';
+import {
+  DEFAULT_BOT_PERMISSIONS,
+  discordUploadLimit,
+  LoopbackDiscord,
+  type RecordedRequest,
+} from './helpers/loopbackDiscord.js';
+
+const MiB = 1024 * 1024;
 
 let loopback: LoopbackDiscord;
 let client: Client | undefined;
@@ -233,17 +241,34 @@ describe('loopback Discord with the real discord.js client', () => {
     expect(loopback.violations).toEqual([]);
   });
 
-  it('with ackDeadlineMs, a late acknowledgement gets 10062 and a violation', async () => {
+  it('by default, an acknowledgement 3001 ms after the dispatch gets 10062 and a violation; at 3000 ms it is in time', async () => {
     await loopback.close();
     let now = Date.now();
-    loopback = await LoopbackDiscord.start({ now: () => now, ackDeadlineMs: 3000 });
+    loopback = await LoopbackDiscord.start({ now: () => now });
     const c = await startClient();
-    const { interaction } = await veoCommand(c);
+    const late = await veoCommand(c);
     now += 3001;
-    await expect(interaction.deferReply()).rejects.toSatisfy(
+    await expect(late.interaction.deferReply()).rejects.toSatisfy(
       (e: unknown) => e instanceof DiscordAPIError && e.code === 10062 && e.status === 404,
     );
     expect(loopback.violations).toEqual([expect.stringMatching(/acknowledged 3001 ms after the dispatch/)]);
+    const onTime = await veoCommand(c);
+    now += 3000;
+    await onTime.interaction.deferReply();
+    expect(loopback.originalMessage(onTime.sent.token)?.flags).toBe(MessageFlags.Loading);
+    expect(loopback.violations).toHaveLength(1);
+  });
+
+  it('with ackDeadlineMs: false (a named opt-out), a late acknowledgement is accepted', async () => {
+    await loopback.close();
+    let now = Date.now();
+    loopback = await LoopbackDiscord.start({ now: () => now, ackDeadlineMs: false });
+    const c = await startClient();
+    const { sent, interaction } = await veoCommand(c);
+    now += 60_000;
+    await interaction.reply({ content: 'a minute later' });
+    expect(loopback.originalMessage(sent.token)?.content).toBe('a minute later');
+    expect(loopback.violations).toEqual([]);
   });
 
   it('dedupes a channel message by nonce when enforce_nonce is set', async () => {
@@ -376,6 +401,132 @@ describe('loopback Discord with the real discord.js client', () => {
     await dm.send('hello');
     expect(loopback.channelMessages(dm.id).map((m) => m.content)).toEqual(['done', 'and more', 'hello']);
     expect(loopback.violations).toEqual([]);
+  });
+});
+
+const P = PermissionFlagsBits;
+
+/** What Discord answers a bot-token request with, as discord.js reports it. */
+async function discordCode(request: Promise<unknown>): Promise<number | string | null> {
+  try {
+    await request;
+    return null;
+  } catch (error) {
+    if (error instanceof DiscordAPIError) return error.code;
+    throw error;
+  }
+}
+
+describe('loopback Discord enforces channel permissions and upload limits on bot-token requests', () => {
+  const video = (bytes: number) => ({ files: [{ name: 'v.mp4', data: Buffer.alloc(bytes) }] });
+
+  it('GIVEN no View Channel THEN every channel route answers 403 / 50001 Missing Access', async () => {
+    const c = await startClient();
+    const id = loopback.guild.channelId;
+    const posted = await c.rest.post(Routes.channelMessages(id), { body: { content: 'before' } });
+    const messageId = (posted as { id: string }).id;
+    loopback.setBotPermissions(id, DEFAULT_BOT_PERMISSIONS & ~P.ViewChannel);
+    expect(await discordCode(c.rest.post(Routes.channelMessages(id), { body: { content: 'x' } }))).toBe(50001);
+    expect(await discordCode(c.rest.patch(Routes.channelMessage(id, messageId), { body: { content: 'y' } }))).toBe(
+      50001,
+    );
+    expect(await discordCode(c.rest.get(Routes.channelMessages(id)))).toBe(50001);
+    expect(await discordCode(c.rest.get(Routes.channel(id)))).toBe(50001);
+    expect(loopback.channelMessages(id).map((m) => m.content)).toEqual(['before']);
+  });
+
+  it('GIVEN no Send Messages THEN a post is 50013, while a thread needs Send Messages in Threads instead', async () => {
+    const c = await startClient();
+    const { channelId, threadId } = loopback.guild;
+    const post = (id: string) => discordCode(c.rest.post(Routes.channelMessages(id), { body: { content: 'hi' } }));
+    loopback.setBotPermissions(channelId, DEFAULT_BOT_PERMISSIONS & ~P.SendMessages);
+    expect(await post(channelId)).toBe(50013);
+    expect(await post(threadId!)).toBeNull();
+    loopback.setBotPermissions(channelId, DEFAULT_BOT_PERMISSIONS & ~P.SendMessagesInThreads);
+    expect(await post(channelId)).toBeNull();
+    expect(await post(threadId!)).toBe(50013);
+    expect(loopback.violations).toEqual([]);
+  });
+
+  it('GIVEN no Attach Files THEN a post or an edit with a file is 50013 and the same without one goes through', async () => {
+    const c = await startClient();
+    const id = loopback.guild.channelId;
+    loopback.setBotPermissions(id, DEFAULT_BOT_PERMISSIONS & ~P.AttachFiles);
+    expect(await discordCode(c.rest.post(Routes.channelMessages(id), { body: { content: 'v' }, ...video(10) }))).toBe(
+      50013,
+    );
+    const posted = (await c.rest.post(Routes.channelMessages(id), { body: { content: 'v' } })) as { id: string };
+    expect(
+      await discordCode(c.rest.patch(Routes.channelMessage(id, posted.id), { body: { content: 'v' }, ...video(10) })),
+    ).toBe(50013);
+    expect(loopback.messages.get(posted.id)?.attachments).toEqual([]);
+  });
+
+  it('GIVEN no Embed Links THEN Discord drops the embeds: content is posted without them, an embed-only post is empty (50006)', async () => {
+    const c = await startClient();
+    const id = loopback.guild.channelId;
+    loopback.setBotPermissions(id, DEFAULT_BOT_PERMISSIONS & ~P.EmbedLinks);
+    const embeds = [{ description: 'details' }];
+    const posted = (await c.rest.post(Routes.channelMessages(id), { body: { content: 'ready', embeds } })) as {
+      id: string;
+      embeds: unknown[];
+    };
+    expect(posted.embeds).toEqual([]);
+    expect(loopback.messages.get(posted.id)).toMatchObject({ content: 'ready', embeds: [] });
+    expect(await discordCode(c.rest.post(Routes.channelMessages(id), { body: { embeds } }))).toBe(50006);
+    expect(loopback.violations).toEqual([expect.stringMatching(/empty once Discord dropped its embeds/)]);
+  });
+
+  it('GIVEN no Read Message History THEN listing messages answers [] and fetching one is 50001', async () => {
+    const c = await startClient();
+    const id = loopback.guild.channelId;
+    const posted = (await c.rest.post(Routes.channelMessages(id), { body: { content: 'kept' } })) as { id: string };
+    expect(await c.rest.get(Routes.channelMessages(id))).toEqual([expect.objectContaining({ id: posted.id })]);
+    loopback.setBotPermissions(id, DEFAULT_BOT_PERMISSIONS & ~P.ReadMessageHistory);
+    expect(await c.rest.get(Routes.channelMessages(id))).toEqual([]);
+    expect(await discordCode(c.rest.get(Routes.channelMessage(id, posted.id)))).toBe(50001);
+  });
+
+  it('GIVEN the channel fixture THEN interactions carry it as app_permissions', async () => {
+    loopback.setBotPermissions(loopback.guild.channelId, DEFAULT_BOT_PERMISSIONS & ~P.AttachFiles);
+    const c = await startClient();
+    const { interaction } = await veoCommand(c);
+    expect(interaction.appPermissions.has(P.AttachFiles)).toBe(false);
+    expect(interaction.appPermissions.has(P.EmbedLinks | P.SendMessages | P.ViewChannel)).toBe(true);
+  });
+
+  it('GIVEN an unknown or deleted message THEN edits and reads answer 404 / 10008', async () => {
+    const c = await startClient();
+    const id = loopback.guild.channelId;
+    const posted = (await c.rest.post(Routes.channelMessages(id), { body: { content: 'gone soon' } })) as {
+      id: string;
+    };
+    await c.rest.delete(Routes.channelMessage(id, posted.id));
+    expect(await discordCode(c.rest.patch(Routes.channelMessage(id, posted.id), { body: { content: 'x' } }))).toBe(
+      10008,
+    );
+    expect(await discordCode(c.rest.get(Routes.channelMessage(id, '1300000000000000009')))).toBe(10008);
+  });
+
+  it("GIVEN boost tier 2 THEN uploads follow Discord's table (50 MiB), not the bot's, and interactions say so", async () => {
+    await loopback.close();
+    loopback = await LoopbackDiscord.start({
+      guilds: [{ id: '1300000000000000001', name: 'Boosted', channelId: '1300000000000000002', premiumTier: 2 }],
+    });
+    const c = await startClient();
+    const { interaction } = await veoCommand(c);
+    expect(interaction.attachmentSizeLimit).toBe(50 * MiB);
+    const id = loopback.guild.channelId;
+    expect(
+      await discordCode(c.rest.post(Routes.channelMessages(id), { body: { content: 'big' }, ...video(50 * MiB + 1) })),
+    ).toBe(40005);
+    expect(
+      await discordCode(c.rest.post(Routes.channelMessages(id), { body: { content: 'fits' }, ...video(50 * MiB) })),
+    ).toBeNull();
+    expect(loopback.violations).toEqual([expect.stringMatching(/over the upload limit for premium tier 2/)]);
+    expect(discordUploadLimit(0)).toBe(10 * MiB);
+    expect(discordUploadLimit(1)).toBe(10 * MiB);
+    expect(discordUploadLimit(3)).toBe(100 * MiB);
   });
 });
 

@@ -1,7 +1,8 @@
 import { PermissionFlagsBits } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { admin, BOT_PERMISSIONS, ephemeralText, member, OPTION, prompt, quota } from './helpers/commands.js';
+import { admin, ephemeralText, member, OPTION, prompt, quota } from './helpers/commands.js';
 import { bodyOf, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
+import { DEFAULT_BOT_PERMISSIONS } from './helpers/loopbackDiscord.js';
 
 const MEMBER_B = '900000000000000042';
 
@@ -103,11 +104,10 @@ describe('quotas and refusals end to end (real discord.js client, loopback Disco
     expect(await h.bot.quota.status({ guildId: h.discord.guild.id, userId: MEMBER_B })).toMatchObject({ used: 0 });
   });
 
-  it('GIVEN app_permissions without Attach Files THEN the refusal names it and kie is never called', async () => {
+  it('GIVEN a channel without Attach Files for the bot THEN the refusal names it and kie is never called', async () => {
     h = await startHarness();
-    const handle = await prompt(h, 'a video the bot could not post here', {
-      appPermissions: String(BOT_PERMISSIONS & ~PermissionFlagsBits.AttachFiles),
-    });
+    h.discord.setBotPermissions(h.discord.guild.channelId, DEFAULT_BOT_PERMISSIONS & ~PermissionFlagsBits.AttachFiles);
+    const handle = await prompt(h, 'a video the bot could not post here');
     const text = await ephemeralText(h, handle);
     expect(text).toContain('I am missing Attach Files in this channel');
     expect(text).not.toContain('Embed Links');
@@ -132,9 +132,9 @@ describe('quotas and refusals end to end (real discord.js client, loopback Disco
     expect(await say()).toContain('blocked you');
     h.bot.kie.circuit.open('credits');
     expect(await say()).toContain('out of credits');
-    expect(await say({ appPermissions: String(BOT_PERMISSIONS & ~PermissionFlagsBits.EmbedLinks) })).toContain(
-      'missing Embed Links',
-    );
+    h.discord.setBotPermissions(h.discord.guild.channelId, DEFAULT_BOT_PERMISSIONS & ~PermissionFlagsBits.EmbedLinks);
+    expect(await say()).toContain('missing Embed Links');
+    h.discord.setBotPermissions(h.discord.guild.channelId, DEFAULT_BOT_PERMISSIONS);
     expect(await say({ guildId: null })).toContain('This bot works in servers only.');
     h.bot.kie.circuit.close();
 

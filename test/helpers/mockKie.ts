@@ -1,36 +1,17 @@
 import { MockAgent, type Interceptable, type MockCallHistoryLog } from 'undici';
 import { vi, type Mock } from 'vitest';
-import type { Logger, LogFields } from '../../src/logger.js';
+import type { Logger } from '../../src/logger.js';
 import type { Sleep } from '../../src/lib/clock.js';
 import { KieClient, type KieClientOptions } from '../../src/services/kie/client.js';
+import { recordingLogger, type LogLine } from './logger.js';
 
 export const KIE_API_ORIGIN = 'https://api.kie.test';
 export const KIE_UPLOAD_ORIGIN = 'https://upload.kie.test';
 /** Long and distinctive so a leak is found by a plain substring search. */
 export const KIE_TEST_KEY = 'kie-secret-key-5f3a9c1e7b2d4086';
 
-export interface LogLine {
-  level: 'debug' | 'info' | 'warn' | 'error';
-  fields: LogFields;
-  message: string;
-}
-
-export function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
-  const at =
-    (level: LogLine['level']) =>
-    (fields: LogFields, message: string): void => {
-      lines.push({ level, fields, message });
-    };
-  const logger: Logger & { lines: LogLine[] } = {
-    lines,
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    child: () => logger,
-  };
-  return logger;
-}
+// The kie tests take the recorder from here with the rest of their harness.
+export { recordingLogger, type LogLine };
 
 export interface KieHarness {
   agent: MockAgent;

@@ -3,8 +3,7 @@
  * only, against loopback Discord and kie servers the test starts: for kill -9, shutdown and lease tests.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { loadConfig } from '../../../src/config.js';
@@ -13,8 +12,9 @@ import type { JobRecord } from '../../../src/services/jobs/record.js';
 import { JobStore } from '../../../src/services/jobs/store.js';
 import { QuotaService } from '../../../src/services/quota/service.js';
 import { openStores } from '../../../src/services/runtime/store.js';
-import { LoopbackDiscord, type StartOptions, type StoredMessage } from './loopbackDiscord.js';
-import { LoopbackKie } from './loopbackKie.js';
+import type { LoopbackDiscord, StartOptions, StoredMessage } from './loopbackDiscord.js';
+import type { LoopbackKie } from './loopbackKie.js';
+import { FAST_POLLING, startLoopbacks, type Loopbacks } from './loopbacks.js';
 
 export const BOT_ENTRY = path.resolve('dist/src/index.js');
 /** The compiled sharding manager (`npm run start:sharded`). */
@@ -140,35 +140,35 @@ export interface CrashRigOptions {
 export class CrashRig {
   readonly children: ChildBot[] = [];
 
+  readonly discord: LoopbackDiscord;
+  readonly kie: LoopbackKie;
+  readonly dir: string;
+  readonly env: Record<string, string>;
+
   private constructor(
-    readonly discord: LoopbackDiscord,
-    readonly kie: LoopbackKie,
-    readonly dir: string,
-    readonly env: Record<string, string>,
-  ) {}
+    private readonly loopbacks: Loopbacks,
+    extraEnv: Record<string, string>,
+  ) {
+    this.discord = loopbacks.discord;
+    this.kie = loopbacks.kie;
+    this.dir = loopbacks.dir;
+    this.env = {
+      PATH: process.env.PATH ?? '',
+      ...loopbacks.env,
+      ...FAST_POLLING,
+      LEASE_TTL_MS: '1500',
+      LOG_LEVEL: 'info',
+      ...extraEnv,
+    };
+  }
 
   static async start(options: CrashRigOptions = {}): Promise<CrashRig> {
     if (!existsSync(BOT_ENTRY)) throw new Error(`${BOT_ENTRY} is missing: run npm run build first`);
-    const discord = await LoopbackDiscord.start(options.discord);
-    const kie = await LoopbackKie.start();
-    const dir = mkdtempSync(path.join(tmpdir(), 'veo-crash-'));
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      DISCORD_TOKEN: discord.botToken,
-      DISCORD_APPLICATION_ID: discord.applicationId,
-      KIE_API_KEY: kie.apiKey,
-      KIE_API_BASE_URL: kie.baseUrl,
-      KIE_UPLOAD_BASE_URL: kie.baseUrl,
-      DISCORD_API_BASE_URL: discord.apiBase,
-      STORE_URL: `sqlite://${path.join(dir, 'bot.sqlite')}`,
-      HTTP_PORT: '0',
-      KIE_POLL_INTERVAL_MS: '40',
-      KIE_HD_POLL_INTERVAL_MS: '40',
-      LEASE_TTL_MS: '1500',
-      LOG_LEVEL: 'info',
-      ...options.env,
-    };
-    return new CrashRig(discord, kie, dir, env);
+    const loopbacks = await startLoopbacks({
+      dirPrefix: 'veo-crash-',
+      ...(options.discord ? { discord: options.discord } : {}),
+    });
+    return new CrashRig(loopbacks, options.env ?? {});
   }
 
   /** Starts one more bot process on the same store. */
@@ -215,8 +215,6 @@ export class CrashRig {
 
   async close(): Promise<void> {
     await Promise.all(this.children.map((c) => c.kill('SIGKILL')));
-    await this.discord.close();
-    await this.kie.close();
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.loopbacks.close();
   }
 }

@@ -19,20 +19,17 @@ export const MANAGER_PERMISSIONS = String(
     P.UseApplicationCommands |
     P.ManageGuild,
 );
-/** What the bot is granted in a well set-up channel. */
-export const BOT_PERMISSIONS = P.ViewChannel | P.SendMessages | P.SendMessagesInThreads | P.EmbedLinks | P.AttachFiles;
 
 export function prompt(
   h: Harness,
   text: string,
-  extra: { userId?: string; options?: Option[]; appPermissions?: string; guildId?: string | null } = {},
+  extra: { userId?: string; options?: Option[]; guildId?: string | null } = {},
 ) {
   return h.discord.slashCommand({
     name: 'veo',
     subcommand: 'prompt',
     options: [{ name: 'prompt', type: OPTION.string, value: text }, ...(extra.options ?? [])],
     ...(extra.userId ? { userId: extra.userId } : {}),
-    ...(extra.appPermissions ? { appPermissions: extra.appPermissions } : {}),
     ...(extra.guildId !== undefined ? { guildId: extra.guildId } : {}),
   });
 }

@@ -1,37 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { loadConfig, type Config } from '../../../src/config.js';
 import { buildBot, type Bot } from '../../../src/bot.js';
-import type { Logger } from '../../../src/logger.js';
 import type { JobRecord } from '../../../src/services/jobs/record.js';
 import type { Clock } from '../../../src/lib/clock.js';
-import { LoopbackDiscord, type RecordedRequest, type StartOptions } from './loopbackDiscord.js';
-import { LoopbackKie } from './loopbackKie.js';
-
-export interface LogLine {
-  level: string;
-  fields: Record<string, unknown>;
-  message: string;
-}
-
-/** Keeps every log line so tests can assert on what an operator would read. */
-export function recordingLogger(lines: LogLine[] = []): Logger & { lines: LogLine[] } {
-  const make = (bindings: Record<string, unknown>): Logger & { lines: LogLine[] } => {
-    const at = (level: string) => (fields: Record<string, unknown>, message: string) => {
-      lines.push({ level, fields: { ...bindings, ...fields }, message });
-    };
-    return {
-      lines,
-      debug: at('debug'),
-      info: at('info'),
-      warn: at('warn'),
-      error: at('error'),
-      child: (more) => make({ ...bindings, ...more }),
-    };
-  };
-  return make({});
-}
+import { recordingLogger, type LogLine } from '../../helpers/logger.js';
+import type { LoopbackDiscord, RecordedRequest, StartOptions } from './loopbackDiscord.js';
+import type { LoopbackKie } from './loopbackKie.js';
+import { FAST_POLLING, startLoopbacks } from './loopbacks.js';
 
 export interface Harness {
   readonly discord: LoopbackDiscord;
@@ -55,23 +29,13 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const discord = await LoopbackDiscord.start(options.discord);
-  const kie = await LoopbackKie.start(options.videoBytes === undefined ? {} : { videoBytes: options.videoBytes });
-  const dir = mkdtempSync(path.join(tmpdir(), 'veo-e2e-'));
-  const config = loadConfig({
-    DISCORD_TOKEN: discord.botToken,
-    DISCORD_APPLICATION_ID: discord.applicationId,
-    KIE_API_KEY: kie.apiKey,
-    KIE_API_BASE_URL: kie.baseUrl,
-    KIE_UPLOAD_BASE_URL: kie.baseUrl,
-    DISCORD_API_BASE_URL: discord.apiBase,
-    STORE_URL: `sqlite://${path.join(dir, 'bot.sqlite')}`,
-    KIE_POLL_INTERVAL_MS: '40',
-    KIE_HD_POLL_INTERVAL_MS: '40',
-    LOG_LEVEL: 'silent',
-    HTTP_PORT: '0',
-    ...options.env,
+  const loopbacks = await startLoopbacks({
+    dirPrefix: 'veo-e2e-',
+    ...(options.discord ? { discord: options.discord } : {}),
+    ...(options.videoBytes === undefined ? {} : { videoBytes: options.videoBytes }),
   });
+  const { discord, kie, dir } = loopbacks;
+  const config = loadConfig({ ...loopbacks.env, ...FAST_POLLING, LOG_LEVEL: 'silent', ...options.env });
   const logs: LogLine[] = [];
   const bot = buildBot(config, {
     logger: recordingLogger(logs),
@@ -105,9 +69,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     job,
     async close() {
       await bot.stop();
-      await discord.close();
-      await kie.close();
-      rmSync(dir, { recursive: true, force: true });
+      await loopbacks.close();
     },
   };
 }

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PermissionFlagsBits } from 'discord.js';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { matchRoute, validateDiscordRequest } from './discordSchemas.js';
 
@@ -51,6 +52,11 @@ export interface GuildFixture {
   premiumTier: number;
   /** guild_locale of interactions in this guild (default 'en-US'). */
   preferredLocale?: string;
+  /**
+   * The bot's computed permissions in `channelId` (its thread inherits them, as Discord threads do).
+   * Default: everything a well set-up channel grants (DEFAULT_BOT_PERMISSIONS).
+   */
+  botPermissions?: bigint;
 }
 
 export interface DiscordUser {
@@ -109,8 +115,11 @@ export interface StartOptions {
   shards?: number;
   /** Clock for token lifetimes and nonce windows (default Date.now). */
   now?: () => number;
-  /** When set, an acknowledgement later than this after the dispatch gets 404 10062 (Discord: 3000). Default: not enforced. */
-  ackDeadlineMs?: number;
+  /**
+   * An acknowledgement later than this after the dispatch gets 404 10062, as Discord answers after its 3 s.
+   * Default 3000; `false` opts out (a test that holds the bot's event loop on purpose).
+   */
+  ackDeadlineMs?: number | false;
   /** Gateway heartbeat interval sent in HELLO (default 41250). */
   heartbeatIntervalMs?: number;
 }
@@ -140,7 +149,6 @@ export interface SlashCommandInput {
   guildId?: string | null;
   /** Defaults to the guild's channelId (or the DM channel). */
   channelId?: string;
-  appPermissions?: string;
   memberPermissions?: string;
   attachmentSizeLimit?: number;
   attachments?: { id: string; filename: string; size: number; contentType: string; url: string }[];
@@ -156,7 +164,6 @@ export interface ModalSubmitInput {
   locale?: string;
   guildId?: string | null;
   channelId?: string;
-  appPermissions?: string;
   memberPermissions?: string;
   attachmentSizeLimit?: number;
 }
@@ -168,7 +175,6 @@ export interface ButtonClickInput {
   locale?: string;
   guildId?: string | null;
   channelId?: string;
-  appPermissions?: string;
   memberPermissions?: string;
   attachmentSizeLimit?: number;
 }
@@ -185,18 +191,32 @@ const LOADING = 128;
 /** Flags a bot may set on a message it creates (SUPPRESS_EMBEDS, EPHEMERAL, SUPPRESS_NOTIFICATIONS, IS_COMPONENTS_V2). */
 const SETTABLE_FLAGS = 4 | EPHEMERAL | 4096 | 32768;
 
-/** Per-file upload limit for bot-token posts by guild premium tier. */
-export function uploadLimitForTier(tier: number): number {
-  if (tier >= 3) return 100 * MiB;
-  if (tier === 2) return 50 * MiB;
-  return 10 * MiB;
+/**
+ * Discord's published per-file upload limit by server boost tier (no boost and tier 1: 10 MiB; tier 2:
+ * 50 MiB; tier 3: 100 MiB); DMs get the unboosted limit. Written from Discord's facts, not the bot's table.
+ */
+const UPLOAD_LIMIT_BY_BOOST_TIER: readonly number[] = [10 * MiB, 10 * MiB, 50 * MiB, 100 * MiB];
+
+export function discordUploadLimit(premiumTier: number): number {
+  return UPLOAD_LIMIT_BY_BOOST_TIER[Math.min(3, Math.max(0, premiumTier))] ?? 10 * MiB;
 }
 
-const P = (bit: number): bigint => 1n << BigInt(bit);
-/** VIEW_CHANNEL, SEND_MESSAGES, EMBED_LINKS, ATTACH_FILES, READ_MESSAGE_HISTORY, USE_EXTERNAL_EMOJIS, ADD_REACTIONS, USE_APPLICATION_COMMANDS, SEND_MESSAGES_IN_THREADS. */
-const DEFAULT_APP_PERMISSIONS = String(P(10) | P(11) | P(14) | P(15) | P(16) | P(18) | P(6) | P(31) | P(38));
-/** A regular member: the above plus CREATE_INSTANT_INVITE, CHANGE_NICKNAME, CONNECT, SPEAK. */
-const DEFAULT_MEMBER_PERMISSIONS = String(BigInt(DEFAULT_APP_PERMISSIONS) | P(0) | P(26) | P(20) | P(21));
+const P = PermissionFlagsBits;
+/** What the bot holds in a well set-up channel, and in DMs. */
+export const DEFAULT_BOT_PERMISSIONS =
+  P.ViewChannel |
+  P.SendMessages |
+  P.SendMessagesInThreads |
+  P.EmbedLinks |
+  P.AttachFiles |
+  P.ReadMessageHistory |
+  P.UseExternalEmojis |
+  P.AddReactions |
+  P.UseApplicationCommands;
+/** A regular member: the above plus Create Invite, Change Nickname, Connect and Speak. */
+const DEFAULT_MEMBER_PERMISSIONS = String(
+  DEFAULT_BOT_PERMISSIONS | P.CreateInstantInvite | P.ChangeNickname | P.Connect | P.Speak,
+);
 
 const DISCORD_EPOCH = 1420070400000n;
 let lastSnowflake = 0n;
@@ -250,6 +270,8 @@ interface ChannelState {
   name: string;
   parentId: string | null;
   recipient: DiscordUser | null;
+  /** The bot's permissions here; null in DMs and threads (a thread takes its parent's). */
+  botPermissions: bigint | null;
 }
 
 interface InteractionState {
@@ -336,7 +358,7 @@ export class LoopbackDiscord {
   private readonly gatewayUrl: string;
   private readonly shardCount: number;
   private readonly now: () => number;
-  private readonly ackDeadlineMs: number | undefined;
+  private readonly ackDeadlineMs: number | false;
   private readonly heartbeatIntervalMs: number;
   private readonly botUser: DiscordUser;
   private readonly users = new Map<string, DiscordUser>();
@@ -370,7 +392,7 @@ export class LoopbackDiscord {
     this.botToken = `${Buffer.from(this.botUserId).toString('base64').replace(/=+$/, '')}.${randomToken(5)}.${randomToken(28)}`;
     this.shardCount = Math.max(1, options.shards ?? 1);
     this.now = options.now ?? Date.now;
-    this.ackDeadlineMs = options.ackDeadlineMs;
+    this.ackDeadlineMs = options.ackDeadlineMs ?? 3000;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
     this.botUser = {
       id: this.botUserId,
@@ -393,6 +415,7 @@ export class LoopbackDiscord {
         name: 'general',
         parentId: null,
         recipient: null,
+        botPermissions: g.botPermissions ?? DEFAULT_BOT_PERMISSIONS,
       });
       if (g.threadId !== undefined) {
         this.channels.set(g.threadId, {
@@ -402,6 +425,7 @@ export class LoopbackDiscord {
           name: 'veo-thread',
           parentId: g.channelId,
           recipient: null,
+          botPermissions: null,
         });
       }
     }
@@ -602,6 +626,25 @@ export class LoopbackDiscord {
       answer,
       remaining: times,
     });
+  }
+
+  /**
+   * Changes the bot's permissions in a guild channel (and so in its threads), as a server admin editing
+   * the channel's overwrites would. Later interactions carry them as app_permissions.
+   */
+  setBotPermissions(channelId: string, permissions: bigint): void {
+    const channel = this.channels.get(channelId);
+    if (!channel || channel.guildId === null || channel.type === 11)
+      throw new Error(`setBotPermissions: ${channelId} is not a guild channel (threads take their parent's)`);
+    channel.botPermissions = permissions;
+  }
+
+  /** The bot's permissions in a channel; null where Discord checks none (DMs). */
+  botPermissionsIn(channelId: string): bigint | null {
+    const channel = this.channels.get(channelId);
+    if (!channel || channel.guildId === null) return null;
+    const source = channel.type === 11 && channel.parentId !== null ? this.channels.get(channel.parentId) : channel;
+    return source?.botPermissions ?? 0n;
   }
 
   expireToken(token: string): void {
@@ -975,6 +1018,7 @@ export class LoopbackDiscord {
       name: '',
       parentId: null,
       recipient: user,
+      botPermissions: null,
     };
     this.channels.set(channel.id, channel);
     this.dmChannels.set(user.id, channel.id);
@@ -1024,15 +1068,15 @@ export class LoopbackDiscord {
       channel: ChannelState;
       user: DiscordUser;
     },
-    input: { locale?: string; appPermissions?: string; memberPermissions?: string; attachmentSizeLimit?: number },
+    input: { locale?: string; memberPermissions?: string; attachmentSizeLimit?: number },
     data: Record<string, unknown>,
     message: StoredMessage | null,
     commandName: string | null,
   ): Promise<InteractionHandle> {
     const id = snowflake();
     const token = `aW50ZXJhY3Rpb246${id}:${randomToken(96)}`.replace(/[^A-Za-z0-9_-]/g, '_');
-    const attachmentSizeLimit = input.attachmentSizeLimit ?? uploadLimitForTier(ctx.guild?.premiumTier ?? 0);
-    const appPermissions = input.appPermissions ?? DEFAULT_APP_PERMISSIONS;
+    const attachmentSizeLimit = input.attachmentSizeLimit ?? discordUploadLimit(ctx.guild?.premiumTier ?? 0);
+    const appPermissions = String(this.botPermissionsIn(ctx.channelId) ?? DEFAULT_BOT_PERMISSIONS);
     const joinedAt = new Date(this.now() - 86_400_000).toISOString();
     const owners: Record<string, string> = ctx.guildId !== null ? { '0': ctx.guildId } : { '0': '0' };
     const metadata: Record<string, unknown> = {
@@ -1449,7 +1493,10 @@ export class LoopbackDiscord {
         return this.webhook(rec, match.operation, p, body);
       case 'getChannel': {
         const channel = this.channels.get(p.channel_id ?? '');
-        return channel ? ok(this.channelJson(channel)) : fail(404, 10003, 'Unknown Channel');
+        if (!channel) return fail(404, 10003, 'Unknown Channel');
+        const perms = this.botPermissionsIn(channel.id);
+        if (perms !== null && (perms & P.ViewChannel) === 0n) return fail(403, 50001, 'Missing Access');
+        return ok(this.channelJson(channel));
       }
       case 'listMessages':
       case 'createMessage':
@@ -1553,7 +1600,7 @@ export class LoopbackDiscord {
     if (interaction.expired || this.now() - interaction.createdAt >= TOKEN_LIFETIME_MS) {
       return fail(404, 10062, 'Unknown interaction');
     }
-    if (this.ackDeadlineMs !== undefined && interaction.ack === null && interaction.dispatchedAt !== null) {
+    if (this.ackDeadlineMs !== false && interaction.ack === null && interaction.dispatchedAt !== null) {
       const elapsed = this.now() - interaction.dispatchedAt;
       if (elapsed > this.ackDeadlineMs) {
         rec.violations.push(
@@ -1730,6 +1777,11 @@ export class LoopbackDiscord {
       default: {
         const tooBig = this.checkUploads(rec, interaction.attachmentSizeLimit, 'the interaction attachment_size_limit');
         if (tooBig) return tooBig;
+        const emptied = this.emptiedByEdit(message, body, rec.files);
+        if (emptied) {
+          rec.violations.push('edit leaves the message with no content, embeds, components, files or poll');
+          return emptied;
+        }
         if (original && interaction.deferPending && typeof body.flags === 'number') {
           if ((body.flags & ~EPHEMERAL) !== 0)
             rec.violations.push(`edit after a defer sets flags ${body.flags}: only EPHEMERAL (64) is allowed`);
@@ -1753,14 +1805,22 @@ export class LoopbackDiscord {
     rec: RecordedRequest,
     operation: string,
     p: Record<string, string>,
-    body: Record<string, unknown>,
+    bodyIn: Record<string, unknown>,
   ): Answer {
     const channel = this.channels.get(p.channel_id ?? '');
     if (!channel) return fail(404, 10003, 'Unknown Channel');
+    const perms = this.botPermissionsIn(channel.id);
+    const has = (bit: bigint): boolean => perms === null || (perms & bit) === bit;
+    if (!has(P.ViewChannel)) return fail(403, 50001, 'Missing Access');
     const tier = channel.guildId !== null ? (this.guilds.find((g) => g.id === channel.guildId)?.premiumTier ?? 0) : 0;
-    const limit = uploadLimitForTier(tier);
+    const limit = discordUploadLimit(tier);
+    // Discord drops the embeds of a bot without Embed Links instead of refusing the request.
+    const body = has(P.EmbedLinks) || !('embeds' in bodyIn) ? bodyIn : { ...bodyIn, embeds: [] };
+    const missingPermissions = (): Answer => fail(403, 50013, 'Missing Permissions');
 
     if (operation === 'listMessages') {
+      // Without Read Message History Discord answers the list with no messages rather than an error.
+      if (!has(P.ReadMessageHistory)) return ok([]);
       const max = Math.min(100, Math.max(1, Number(rec.query.limit ?? 50) || 50));
       let list = [...this.messages.values()].filter((m) => m.channel_id === channel.id && !m.deleted && !m.ephemeral);
       const before = rec.query.before;
@@ -1772,6 +1832,9 @@ export class LoopbackDiscord {
     }
 
     if (operation === 'createMessage') {
+      if (!has(channel.type === 11 ? P.SendMessagesInThreads : P.SendMessages)) return missingPermissions();
+      if (rec.files.length > 0 && !has(P.AttachFiles)) return missingPermissions();
+      if (isRecord(body.message_reference) && !has(P.ReadMessageHistory)) return missingPermissions();
       const tooBig = this.checkUploads(rec, limit, `the upload limit for premium tier ${tier}`);
       if (tooBig) return tooBig;
       const nonce = typeof body.nonce === 'string' || typeof body.nonce === 'number' ? String(body.nonce) : undefined;
@@ -1782,7 +1845,11 @@ export class LoopbackDiscord {
       }
       const empty = emptyMessage(body, rec.files);
       if (empty) {
-        rec.violations.push('message with no content, embeds, components, files, stickers or poll');
+        rec.violations.push(
+          has(P.EmbedLinks)
+            ? 'message with no content, embeds, components, files, stickers or poll'
+            : 'message left empty once Discord dropped its embeds (no Embed Links)',
+        );
         return empty;
       }
       const requested = typeof body.flags === 'number' ? body.flags : 0;
@@ -1801,6 +1868,7 @@ export class LoopbackDiscord {
       return ok(this.messageJson(message));
     }
 
+    if (operation === 'getMessage' && !has(P.ReadMessageHistory)) return fail(403, 50001, 'Missing Access');
     const message = this.messages.get(p.message_id ?? '');
     if (!message || message.channel_id !== channel.id || message.deleted || message.ephemeral)
       return fail(404, 10008, 'Unknown Message');
@@ -1815,12 +1883,30 @@ export class LoopbackDiscord {
           rec.violations.push('editing a message the bot did not author');
           return fail(403, 50005, 'Cannot edit a message authored by another user');
         }
+        if (rec.files.length > 0 && !has(P.AttachFiles)) return missingPermissions();
         const tooBig = this.checkUploads(rec, limit, `the upload limit for premium tier ${tier}`);
         if (tooBig) return tooBig;
+        const emptied = this.emptiedByEdit(message, body, rec.files);
+        if (emptied) {
+          rec.violations.push('edit leaves the message with no content, embeds, components, files or poll');
+          return emptied;
+        }
         this.applyEdit(message, body, rec.files);
         return ok(this.messageJson(message));
       }
     }
+  }
+
+  /** Discord refuses an edit that would leave nothing to show (50006), as it refuses an empty post. */
+  private emptiedByEdit(message: StoredMessage, body: Record<string, unknown>, files: RecordedFile[]): Answer | null {
+    const after = {
+      content: 'content' in body ? body.content : message.content,
+      embeds: 'embeds' in body ? body.embeds : message.embeds,
+      components: 'components' in body ? body.components : message.components,
+    };
+    const keptAttachments = Array.isArray(body.attachments) ? body.attachments.length : message.attachments.length;
+    if (keptAttachments > 0) return null;
+    return emptyMessage(after, files);
   }
 }
 

@@ -2,9 +2,39 @@ import Keyv from 'keyv';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Clock } from '../../../../src/lib/clock.js';
 import { LeaseService, type LeaseDeps, type LeaseHolder } from '../../../../src/services/runtime/lease.js';
-import { recordingLogger, type LogLine } from '../../../e2e/helpers/harness.js';
+import { recordingLogger, type LogLine } from '../../../helpers/logger.js';
 
 const TTL = 30_000;
+
+/**
+ * A store over the network: each read and write takes effect `readMs` / `writeMs` after it was issued
+ * (fake time), so two processes can both read "free" before either write lands.
+ */
+function storeWithLatency(readMs: number, writeMs: number): Keyv {
+  const data = new Map<string, unknown>();
+  const after = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+  return new Keyv({
+    store: {
+      get: async (key: string) => {
+        await after(readMs);
+        return data.get(key);
+      },
+      set: async (key: string, value: unknown) => {
+        await after(writeMs);
+        data.set(key, value);
+        return true;
+      },
+      delete: async (key: string) => {
+        await after(writeMs);
+        return data.delete(key);
+      },
+      clear: () => {
+        data.clear();
+        return Promise.resolve();
+      },
+    },
+  });
+}
 
 describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
   const clock: Clock = { now: () => Date.now() };
@@ -104,18 +134,41 @@ describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
     expect(mine.held).toBe(true);
   });
 
-  it('GIVEN two processes start together THEN exactly one holds the lease', async () => {
-    const a = lease({ pid: 1 });
-    const b = lease({ pid: 2 });
-    const both = [a.acquire(), b.acquire()];
-    await vi.advanceTimersByTimeAsync(2_000);
-    expect([a.held, b.held].filter(Boolean)).toHaveLength(1);
-    const winner = a.held ? a : b;
-    await winner.release();
+  /** Two processes 50 ms apart on a store with 10 ms reads and 300 ms writes: both read "free" and both write. */
+  async function raceOn(settleMs?: number): Promise<[LeaseService, LeaseService, Promise<void>[]]> {
+    store = storeWithLatency(10, 300);
+    const settle = settleMs === undefined ? {} : { settleMs };
+    const a = lease({ pid: 1, ...settle });
+    const b = lease({ pid: 2, ...settle });
+    const acquiring = [a.acquire()];
+    await vi.advanceTimersByTimeAsync(50);
+    acquiring.push(b.acquire());
+    await vi.advanceTimersByTimeAsync(1_000);
+    return [a, b, acquiring];
+  }
+
+  it('GIVEN two processes that both read the lease free before either write lands THEN the read-back after the settle pause leaves exactly one holding it', async () => {
+    const [a, b, acquiring] = await raceOn();
+    expect([a.held, b.held]).toEqual([false, true]);
+    // The loser had written too: only its read-back told it someone else wrote at the same moment.
+    expect(
+      logs.filter((l) => l.message.startsWith('another process took the store lease at the same moment')),
+    ).toMatchObject([{ level: 'warn', fields: { attempt: 1 } }]);
+    const reading = holder();
+    await vi.advanceTimersByTimeAsync(10);
+    expect((await reading)?.pid).toBe(2);
+
+    const releasing = b.release();
+    await vi.advanceTimersByTimeAsync(400);
+    await releasing;
     await vi.advanceTimersByTimeAsync(11_000);
-    await Promise.all(both);
-    expect(a.held && b.held).toBe(false);
-    expect(a.held || b.held).toBe(true);
+    await Promise.all(acquiring);
+    expect([a.held, b.held]).toEqual([true, false]);
+  });
+
+  it('GIVEN the same race with a settle pause shorter than a write THEN both believe they hold it (the pause is what closes the race)', async () => {
+    const [a, b] = await raceOn(20);
+    expect([a.held, b.held]).toEqual([true, true]);
   });
 
   it('GIVEN another process overwrote the lease THEN the next renewal gives up and reports the loss', async () => {
@@ -137,9 +190,11 @@ describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
     await store.set('0', { id: 'other', pid: 200, host: 'box-b', expiresAt: Date.now() + TTL } satisfies LeaseHolder);
     const abort = new AbortController();
     const taking = lease().acquire(abort.signal);
-    const settled = expect(taking).rejects.toBeDefined();
+    const reason = new Error('stopping');
+    const settled = expect(taking).rejects.toBe(reason);
     await vi.advanceTimersByTimeAsync(1_000);
-    abort.abort(new Error('stopping'));
+    abort.abort(reason);
     await settled;
+    expect(logs.some((l) => l.message === 'store lease acquired')).toBe(false);
   });
 });
