@@ -1,4 +1,4 @@
-import { Client, GatewayIntentBits, RESTEvents, Status } from 'discord.js';
+import { Client, GatewayIntentBits, RESTEvents, SnowflakeUtil, Status } from 'discord.js';
 import { createCommands } from './commands/index.js';
 import { secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
@@ -20,7 +20,7 @@ import { GuildSettingsStore } from './services/quota/guildSettings.js';
 import { HdService } from './services/delivery/hd.js';
 import { HttpServer, type CallbackHint } from './services/runtime/http.js';
 import { LeaseService } from './services/runtime/lease.js';
-import { BotMetrics, interactionIdOfCallback, snowflakeTime } from './services/runtime/metrics.js';
+import { BotMetrics, interactionIdOfCallback } from './services/runtime/metrics.js';
 import { ImagePreparer } from './services/kie/images.js';
 import { adoptShardLayout } from './services/jobs/layout.js';
 import { JobRunner } from './services/jobs/runner.js';
@@ -122,7 +122,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   client.rest.on(RESTEvents.Response, (request, response) => {
     if (request.method.toUpperCase() !== 'POST' || !response.ok) return;
     const id = interactionIdOfCallback(request.path);
-    const created = id === null ? null : snowflakeTime(id);
+    const created = id === null ? null : SnowflakeUtil.timestampFrom(id);
     if (created !== null) metrics.interactionAcked(clock.now() - created);
   });
   const rest = new DiscordRest(client.rest, config.applicationId);

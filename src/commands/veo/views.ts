@@ -1,3 +1,4 @@
+import { userMention } from 'discord.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { absoluteTime, relativeTime, truncate } from '../../lib/format.js';
 import type { MessageView } from '../../services/delivery/rest.js';
@@ -27,7 +28,7 @@ export function renderDetails(job: JobRecord, locale: string): MessageView {
     inline('field.aspect', options.aspectRatio),
     inline('field.seed', options.seed === null ? t(locale, 'details.seed_random') : String(options.seed)),
     inline('field.state', t(locale, STATE_KEYS[job.state])),
-    inline('field.requester', `<@${job.requesterId}>`),
+    inline('field.requester', userMention(job.requesterId)),
     inline('field.task', job.taskId === null ? '—' : `\`${job.taskId}\``),
   ];
   if (options.extend) fields.push(inline('field.extends', `\`${options.extend.taskId}\``));

@@ -116,14 +116,6 @@ export class BotMetrics {
   }
 }
 
-const DISCORD_EPOCH = 1_420_070_400_000n;
-
-/** The creation time a Discord snowflake carries. */
-export function snowflakeTime(id: string): number | null {
-  if (!/^\d{15,21}$/.test(id)) return null;
-  return Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
-}
-
 /** The interaction id from an interaction-callback route (`/interactions/<id>/<token>/callback`). */
 export function interactionIdOfCallback(path: string): string | null {
   const match = /\/interactions\/(\d+)\/[^/]+\/callback/.exec(path);
