@@ -1,11 +1,11 @@
 import { Client, GatewayIntentBits, RESTEvents, SnowflakeUtil, Status } from 'discord.js';
+import { Agent } from 'undici';
 import { createCommands } from './commands/index.js';
 import { secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { registerEvents } from './events/index.js';
 import { createReadyEvent } from './events/ready.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { downloadCapped } from './lib/download.js';
 import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeptDownloads } from './services/delivery/keptDownloads.js';
@@ -18,7 +18,9 @@ import { RecentDurations } from './services/jobs/durations.js';
 import { GenerateLimiter } from './services/jobs/limiter.js';
 import { GuildSettingsStore } from './services/quota/guildSettings.js';
 import { HdService } from './services/delivery/hd.js';
-import { HttpServer, type CallbackHint } from './services/runtime/http.js';
+import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
+import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
+import { OpsServer } from './services/runtime/ops.js';
 import { LeaseService } from './services/runtime/lease.js';
 import { BotMetrics, interactionIdOfCallback } from './services/runtime/metrics.js';
 import { ImagePreparer } from './services/kie/images.js';
@@ -56,10 +58,12 @@ export interface Bot {
   readonly logger: Logger;
   readonly lease: LeaseService;
   /**
-   * The port /healthz, /readyz, /metrics and /kie/callback are served on, once started (HTTP_PORT 0 picks
-   * one); always null in a shard, whose manager serves them.
+   * The public listener's port (POST /kie/callback), once started (HTTP_PORT 0 picks one); always null in
+   * a shard, whose manager serves it.
    */
   readonly httpPort: number | null;
+  /** The operator's listener's port (/healthz, /readyz, /metrics); null in a shard, like httpPort. */
+  readonly opsPort: number | null;
   /** Takes the store lease (waiting while another process holds it), then logs in. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -74,8 +78,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const baseLogger = overrides.logger ?? createLogger(config.logLevel, secretsOf(config));
   const logger = config.shard ? baseLogger.child({ shard: place.id }) : baseLogger;
   const stores = openStores(config.store);
+  // The one outbound pool (DESIGN §2): the kie client and every media fetch share it, and stop closes it.
+  const agent = new Agent();
   const metrics = new BotMetrics({
-    activeJobs: () => jobs.active(),
     gatewayReady: () => gatewayReady(),
     leaseHeld: () => lease.held,
     processMetrics: overrides.processMetrics ?? true,
@@ -85,6 +90,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     apiBaseUrl: config.kieApiBaseUrl,
     uploadBaseUrl: config.kieUploadBaseUrl,
     apiKey: config.kieApiKey,
+    dispatcher: agent,
     clock,
     logger: logger.child({ component: 'kie' }),
     onRequest: ({ path, code }) => metrics.kieRequest(path, code),
@@ -127,10 +133,14 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   });
   const rest = new DiscordRest(client.rest, config.applicationId);
   const guildUploadLimit = (guildId: string) => uploadLimitForTier(client.guilds.cache.get(guildId)?.premiumTier ?? 0);
-  const download = (url: string, cap: number) => downloadCapped(url, cap);
+  const guard = new MediaFetchGuard({
+    dispatcher: agent,
+    trustedOrigins: new Set(config.trustedMediaOrigins),
+    maxBytes: { video: config.maxVideoBytes, image: config.maxImageBytes },
+  });
   const send = new SendLadder({ rest, clock, logger, guildUploadLimit });
   const downloads = new KeptDownloads({
-    download,
+    download: (url, cap) => guard.fetch(url, 'video', cap),
     clock,
     maxBytes: KEPT_DOWNLOADS_BYTES,
     idleMs: KEPT_DOWNLOAD_IDLE_MS,
@@ -149,6 +159,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       return { remaining: status.remaining, limit: status.limit };
     },
   });
+  const callbackUrl = config.publicBaseUrl
+    ? (jobId: string) => `${config.publicBaseUrl ?? ''}/kie/callback?job=${jobId}`
+    : undefined;
   const durations = new RecentDurations();
   const steps = new JobSteps(logger);
   const statusEdits = new StatusEdits({ jobs, limiter, delivery, steps, clock, logger, durations });
@@ -165,12 +178,18 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     durations,
     options: {
       pollIntervalMs: config.pollIntervalMs,
-      callbackUrl: config.publicBaseUrl
-        ? (jobId) => `${config.publicBaseUrl ?? ''}/kie/callback?job=${jobId}`
-        : undefined,
+      callbackUrl,
     },
   });
-  const callbacks = new KieCallbacks({ jobs, kie, reader: runner, clock, logger });
+  const callbacks = new KieCallbacks({
+    jobs,
+    kie,
+    reader: runner,
+    clock,
+    logger,
+    callbackUrl,
+    onOutcome: (outcome) => metrics.callback(outcome),
+  });
   const hd = new HdService({
     jobs,
     kie,
@@ -182,7 +201,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   });
   const images = new ImagePreparer({
     upload: (request) => kie.uploadFile(request),
-    download,
+    download: (url, cap) => guard.fetch(url, 'image', cap),
     maxImageBytes: config.maxImageBytes,
     logger: logger.child({ component: 'images' }),
   });
@@ -199,6 +218,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     clock,
     logger,
     isGuildCached: (guildId) => client.guilds.cache.has(guildId),
+    mayLinkMedia: (url) => guard.mayLink(url),
   });
   // Single writer (DESIGN §8): taken before login, so a waiting process neither takes interactions nor resumes jobs.
   const lease = new LeaseService({
@@ -230,23 +250,39 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   };
   const onCallback = async ({ taskId, jobId }: CallbackHint): Promise<string> => {
     // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
-    if (!lease.held || stopped) return 'standby';
+    if (!lease.held || stopped) {
+      metrics.callback('standby');
+      return 'standby';
+    }
     return callbacks.onCallback(taskId, jobId);
   };
   // One process serves HTTP itself; a shard leaves it to its manager, which asks over IPC (DESIGN §7).
   const http =
     config.shard === null
-      ? new HttpServer({
+      ? new CallbackServer({
           port: config.httpPort,
+          host: config.httpHost,
           clock,
           logger: logger.child({ component: 'http' }),
           hmacKey: config.kieWebhookHmacKey,
-          healthy: storeUp,
-          ready: gatewayReady,
-          metrics,
           onCallback,
+          count: (outcome) => metrics.publicRequest(outcome),
         })
       : null;
+  const ops =
+    config.shard === null
+      ? new OpsServer({
+          port: config.opsHttpPort,
+          host: config.opsHttpHost,
+          logger: logger.child({ component: 'ops' }),
+          healthy: storeUp,
+          ready: gatewayReady,
+          metrics: () => metrics.scrape(),
+        })
+      : null;
+  if (config.publicBaseUrl !== undefined && config.kieWebhookHmacKey === undefined) {
+    logger.warn({}, 'ALLOW_UNSIGNED_CALLBACKS: kie callbacks are not signed; anyone can send them (each only causes a read)');
+  }
   const stopAnswering =
     config.shard === null
       ? () => undefined
@@ -277,9 +313,13 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     get httpPort() {
       return http?.port ?? null;
     },
+    get opsPort() {
+      return ops?.port ?? null;
+    },
     async start() {
       await stores.ready;
       await http?.listen();
+      await ops?.listen();
       try {
         await lease.acquire(starting.signal);
       } catch (error) {
@@ -287,6 +327,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         throw error;
       }
       if (stopped) return;
+      // From here on every write passes the metrics; this is the one read of what was moving before.
+      metrics.seedJobs(await jobs.active());
       // A single process after a sharded run: its jobs are still filed under the shards' indexes.
       if (config.shard === null) await adoptShardLayout(stores.jobs, 1, clock, logger);
       await client.login(config.discordToken);
@@ -310,6 +352,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       kie.close();
       await client.destroy();
       await http?.close();
+      await ops?.close();
+      await agent.close();
       stopAnswering();
       await lease.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the store lease'));
       lease.stop();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel, type VeoModelInfo } from './lib/models.js';
+import { flag, host, httpUrl, optional, originList, required, snowflake, wholeNumber } from './lib/envFields.js';
 import { parseRate, type Rate } from './lib/rate.js';
 import type { ShardPlace } from './lib/shard.js';
 
@@ -20,7 +21,17 @@ export interface Config {
   readonly store: StoreLocation;
   readonly publicBaseUrl: string | undefined;
   readonly httpPort: number;
+  /** The public listener (kie callbacks only) binds here. */
+  readonly httpHost: string;
+  /** The operator's listener: /healthz, /readyz, /metrics (loopback by default). */
+  readonly opsHttpPort: number;
+  readonly opsHttpHost: string;
   readonly kieWebhookHmacKey: string | undefined;
+  /** Only with PUBLIC_BASE_URL and no HMAC key: the operator chose unsigned callbacks. */
+  readonly allowUnsignedCallbacks: boolean;
+  /** Origins media fetches may reach although plain http or private (normalised `URL.origin`s). */
+  readonly trustedMediaOrigins: readonly string[];
+  readonly maxVideoBytes: number;
   /** The store lease's lifetime without renewal (DESIGN §8); renewed every third of it. */
   readonly leaseTtlMs: number;
   readonly allowDms: boolean;
@@ -58,7 +69,13 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   STORE_KEY_PREFIX: 'letters, digits, dot, dash or underscore (at most 64), e.g. staging',
   PUBLIC_BASE_URL: 'the public https origin that reaches HTTP_PORT, for kie callbacks',
   HTTP_PORT: 'a TCP port from 0 to 65535',
+  HTTP_HOST: 'an address to bind, e.g. 0.0.0.0 (every interface) or 127.0.0.1 behind a reverse proxy',
+  OPS_HTTP_PORT: 'a TCP port from 0 to 65535, other than HTTP_PORT',
+  OPS_HTTP_HOST: 'an address to bind; the default 127.0.0.1 keeps /metrics and the probes off the internet',
   KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
+  ALLOW_UNSIGNED_CALLBACKS: 'true or false',
+  TRUSTED_MEDIA_ORIGINS: 'comma-separated http(s) origins without a path, e.g. http://127.0.0.1:4010',
+  MAX_VIDEO_BYTES: 'bytes, at least 1024',
   LEASE_TTL_MS: 'milliseconds, at least 300; the default 30000 is right for production',
   ALLOW_DMS: 'true or false',
   DEFAULT_MODEL: `one of ${VEO_MODEL_IDS.join(', ')}`,
@@ -76,40 +93,6 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   SHARD_SPAWN_DELAY_MS: 'milliseconds; the default 5500 keeps IDENTIFYs 5 s apart',
   SHARDS: 'set by the sharding manager (the shard id); do not set it yourself',
 };
-
-const required = z.string().trim().min(1, 'is required');
-const optional = z
-  .string()
-  .trim()
-  .transform((v) => (v === '' ? undefined : v))
-  .optional();
-const httpUrl = (fallback: string) =>
-  z
-    .string()
-    .trim()
-    .default(fallback)
-    .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
-    .transform((v) => v.replace(/\/+$/, ''));
-const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .default(String(fallback))
-    .refine((v) => /^\d+$/.test(v), 'must be a whole number')
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
-const flag = (fallback: boolean) =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .default(String(fallback))
-    .refine((v) => v === 'true' || v === 'false', 'must be true or false')
-    .transform((v) => v === 'true');
-const snowflake = z
-  .string()
-  .trim()
-  .refine((v) => /^\d{17,20}$/.test(v), 'must be a Discord id (17 to 20 digits)');
 
 type CostKey = `QUOTA_COST_${Uppercase<VeoModelInfo['short']>}`;
 
@@ -155,7 +138,13 @@ const schema = z.object({
       .optional(),
   ),
   HTTP_PORT: wholeNumber(8080, 0, 65535),
+  HTTP_HOST: host('0.0.0.0'),
+  OPS_HTTP_PORT: wholeNumber(9090, 0, 65535),
+  OPS_HTTP_HOST: host('127.0.0.1'),
   KIE_WEBHOOK_HMAC_KEY: optional,
+  ALLOW_UNSIGNED_CALLBACKS: flag(false),
+  TRUSTED_MEDIA_ORIGINS: originList,
+  MAX_VIDEO_BYTES: wholeNumber(104_857_600, 1024),
   LEASE_TTL_MS: wholeNumber(30_000, 300),
   DEFAULT_MODEL: z.enum(VEO_MODEL_IDS).default('veo3_fast'),
   QUOTA_LIMIT: wholeNumber(5, 1),
@@ -250,6 +239,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
       },
     ]);
   }
+  refuseUnworkable(e);
   return Object.freeze({
     discordToken: e.DISCORD_TOKEN,
     applicationId: e.DISCORD_APPLICATION_ID,
@@ -261,7 +251,13 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     store: parseStoreUrl(e.STORE_URL, cwd, e.STORE_KEY_PREFIX),
     publicBaseUrl: e.PUBLIC_BASE_URL,
     httpPort: e.HTTP_PORT,
+    httpHost: e.HTTP_HOST,
+    opsHttpPort: e.OPS_HTTP_PORT,
+    opsHttpHost: e.OPS_HTTP_HOST,
     kieWebhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
+    allowUnsignedCallbacks: e.ALLOW_UNSIGNED_CALLBACKS,
+    trustedMediaOrigins: Object.freeze([...e.TRUSTED_MEDIA_ORIGINS]),
+    maxVideoBytes: e.MAX_VIDEO_BYTES,
     leaseTtlMs: e.LEASE_TTL_MS,
     allowDms: e.ALLOW_DMS,
     defaultModel: e.DEFAULT_MODEL,
@@ -281,6 +277,27 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     shardSpawnDelayMs: e.SHARD_SPAWN_DELAY_MS,
     shard,
   });
+}
+
+/** Settings that parse but can never be right together, refused before anything starts. */
+function refuseUnworkable(e: z.infer<typeof schema>): void {
+  const problems: ConfigProblem[] = [];
+  // ?job= is outside kie's signature: unsigned callbacks from the internet could name any job (DESIGN §6).
+  if (e.PUBLIC_BASE_URL !== undefined && e.KIE_WEBHOOK_HMAC_KEY === undefined && !e.ALLOW_UNSIGNED_CALLBACKS) {
+    problems.push({
+      key: 'KIE_WEBHOOK_HMAC_KEY',
+      problem: 'is required when PUBLIC_BASE_URL is set, so that only kie can call back',
+      hint: `${CONFIG_HINTS.KIE_WEBHOOK_HMAC_KEY ?? ''}; or set ALLOW_UNSIGNED_CALLBACKS=true to accept unsigned callbacks`,
+    });
+  }
+  if (e.OPS_HTTP_PORT !== 0 && e.OPS_HTTP_PORT === e.HTTP_PORT) {
+    problems.push({
+      key: 'OPS_HTTP_PORT',
+      problem: `is the same port as HTTP_PORT (${e.HTTP_PORT}); the operator's endpoints need their own listener`,
+      hint: CONFIG_HINTS.OPS_HTTP_PORT ?? '',
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
 }
 
 /** This process's place when the sharding manager spawned it (it sets SHARDING_MANAGER, SHARDS and SHARD_COUNT). */

@@ -2,15 +2,17 @@
  * `npm run start:sharded`: the sharding manager, a composition root of its own (like src/index.ts, and
  * the only other place services are built). It refuses a SQLite store, resolves SHARD_COUNT, re-files the
  * job indexes when the count changed, forks one process per shard on the compiled entry point
- * (dist/src/index.js, respawned when it dies), and serves the one HTTP listener: kie callbacks, routed to
- * the shard that owns the job, and /healthz, /readyz and /metrics for every shard (DESIGN §7, §8).
+ * (dist/src/index.js, respawned when it dies), and serves both listeners: kie callbacks on the public one,
+ * routed to the shard that owns the job, and /healthz, /readyz and /metrics for every shard on the
+ * operator's (DESIGN §7, §8).
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfigOrExit, secretsOf, type Config } from './config.js';
 import { systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './logger.js';
 import { recommendedShardCount } from './services/runtime/gatewayBot.js';
-import { HttpServer } from './services/runtime/http.js';
+import { CallbackServer } from './services/runtime/http.js';
+import { OpsServer } from './services/runtime/ops.js';
 import { adoptShardLayout } from './services/jobs/layout.js';
 import { JobStore } from './services/jobs/store.js';
 import { ShardFleet } from './services/runtime/shardFleet.js';
@@ -30,6 +32,7 @@ export interface Manager {
   readonly fleet: ShardFleet;
   readonly logger: Logger;
   readonly httpPort: number | null;
+  readonly opsPort: number | null;
   stop(): Promise<void>;
 }
 
@@ -71,17 +74,24 @@ export async function startManager(
     clock,
     logger,
   });
-  const http = new HttpServer({
+  const http = new CallbackServer({
     port: config.httpPort,
+    host: config.httpHost,
     clock,
     logger: logger.child({ component: 'http' }),
     hmacKey: config.kieWebhookHmacKey,
+    onCallback: (hint) => fleet.forwardCallback(hint),
+  });
+  const ops = new OpsServer({
+    port: config.opsHttpPort,
+    host: config.opsHttpHost,
+    logger: logger.child({ component: 'ops' }),
     healthy: () => fleet.health(),
     ready: () => fleet.readiness(),
     metrics: () => fleet.metrics(),
-    onCallback: (hint) => fleet.forwardCallback(hint),
   });
   await http.listen();
+  await ops.listen();
   await fleet.spawn();
 
   let stopped = false;
@@ -91,10 +101,14 @@ export async function startManager(
     get httpPort() {
       return http.port;
     },
+    get opsPort() {
+      return ops.port;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       await http.close();
+      await ops.close();
       await fleet.stop();
       await stores.close();
       logger.info({}, 'sharding manager stopped');

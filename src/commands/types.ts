@@ -34,6 +34,8 @@ export interface CommandDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly isGuildCached: (guildId: string) => boolean;
+  /** Whether a URL kie gave may be shown as a link (https, or a trusted media origin). */
+  readonly mayLinkMedia: (url: string) => boolean;
 }
 
 export type ButtonHandler = (interaction: ButtonInteraction, jobId: string) => Promise<void>;

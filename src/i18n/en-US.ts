@@ -121,12 +121,18 @@ export const enUS = {
     'I could not hand your image to the video service: its upload failed twice. Try again in a few minutes.',
   'failed.image_interrupted':
     'Sorry: the bot restarted before your image reached the video service, so I stopped here. Please run the command again.',
+  'failed.image_refused':
+    'Your image’s link points somewhere the bot does not fetch from, so nothing was sent to the video service. Attach the image again.',
+  'failed.media_refused':
+    'The video service returned a file the bot will not fetch or post (not a safe public link, or not an MP4 video), so nothing was posted.',
   'hd.preparing': '⏳ Preparing the 1080P version. This takes one to three minutes.',
   'hd.already': 'The 1080P version is already being prepared. It will appear here shortly.',
   'hd.ready': '1080P version: {url}',
   'hd.ready_file': '✅ 1080P version.',
   'hd.too_large': 'The 1080P file is larger than this channel allows ({limit}), so here is a link: {url}',
   'hd.failed': 'The 1080P version could not be prepared. Try the button again later.',
+  'hd.refused':
+    'The video service returned a 1080P file the bot will not fetch or post (not a safe public link, or not an MP4 video).',
   'hd.not_ready': 'This video is not finished yet, so there is no 1080P version to make.',
   'quota.units': '**{remaining} of {limit} units left** · next unit back {when}',
   'quota.units_full': '**{remaining} of {limit} units left**',

@@ -55,6 +55,7 @@ export class FakeDelivery implements DeliveryPort {
       return { kind, job, messageId: 'm1' };
     }
     if (kind === 'retry') return { kind, job, error: new Error('discord 503') };
+    if (kind === 'refused') return { kind, job, reason: 'not_public' };
     return { kind, job, reason: 'DMs closed' };
   }
 
@@ -159,7 +160,7 @@ export function runnerRig(options: RunnerRigOptions = {}) {
     random: () => 0.5,
     options: { pollIntervalMs: RIG_POLL_MS, deliveryBackoffBaseMs: 1_000, callbackUrl: options.callbackUrl },
   });
-  const callbacks = new KieCallbacks({ jobs, kie, reader: runner, clock, logger });
+  const callbacks = new KieCallbacks({ jobs, kie, reader: runner, clock, logger, callbackUrl: options.callbackUrl });
 
   return {
     kie,

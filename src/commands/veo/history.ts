@@ -39,7 +39,9 @@ function isGoneAtKie(error: unknown): boolean {
 
 async function listEntry(job: JobRecord, now: number, deps: CommandDeps): Promise<JobListEntry> {
   const messageUrl = messageUrlOf(job);
-  const stored = job.resultUrls[0] ?? null;
+  // Only a video that was made is offered: a failed job's URL may be one the fetch guard refused.
+  const made = job.state === 'delivered' || job.state === 'undeliverable';
+  const stored = made ? (job.resultUrls[0] ?? null) : null;
   if (stored === null || job.taskId === null) return { job, messageUrl, videoUrl: null, videoExpired: false };
   const madeAt = job.submittedAt ?? job.createdAt;
   if (now - madeAt >= KIE_RETENTION_MS) return { job, messageUrl, videoUrl: null, videoExpired: true };
@@ -47,7 +49,8 @@ async function listEntry(job: JobRecord, now: number, deps: CommandDeps): Promis
     return { job, messageUrl, videoUrl: stored, videoExpired: false };
   try {
     const info = await deps.kie.recordInfo(job.taskId);
-    const url = info.status === 'succeeded' ? (info.fullResultUrls[0] ?? info.resultUrls[0] ?? null) : null;
+    const fresh = info.status === 'succeeded' ? (info.fullResultUrls[0] ?? info.resultUrls[0] ?? null) : null;
+    const url = fresh !== null && deps.mayLinkMedia(fresh) ? fresh : null;
     return { job, messageUrl, videoUrl: url, videoExpired: url === null };
   } catch (error) {
     if (isGoneAtKie(error)) return { job, messageUrl, videoUrl: null, videoExpired: true };

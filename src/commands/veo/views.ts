@@ -1,8 +1,15 @@
 import { userMention } from 'discord.js';
 import { t, type MessageKey } from '../../i18n/index.js';
-import { absoluteTime, relativeTime, truncate } from '../../lib/format.js';
+import { absoluteTime, relativeTime } from '../../lib/format.js';
 import type { MessageView } from '../../services/delivery/rest.js';
-import { COLOR_WORKING, formatDuration, quiet, renderNotice, type EmbedField } from '../../services/delivery/views.js';
+import {
+  COLOR_WORKING,
+  formatDuration,
+  quiet,
+  renderNotice,
+  shownPrompt,
+  type EmbedField,
+} from '../../services/delivery/views.js';
 import type { JobRecord, JobState } from '../../services/jobs/record.js';
 import type { VeoModel } from '../../lib/models.js';
 import type { QuotaLimits } from '../../services/quota/limits.js';
@@ -42,7 +49,7 @@ export function renderDetails(job: JobRecord, locale: string): MessageView {
   return {
     content: '',
     embeds: [
-      { title: t(locale, 'details.title'), description: truncate(options.prompt, 4000), color: COLOR_WORKING, fields },
+      { title: t(locale, 'details.title'), description: shownPrompt(options.prompt, 4000), color: COLOR_WORKING, fields },
     ],
     components: [],
     allowedMentions: quiet,
@@ -68,7 +75,7 @@ export function renderJobList(locale: string, entries: readonly JobListEntry[]):
     const parts = [
       `**${t(locale, STATE_KEYS[job.state])}**`,
       relativeTime(job.createdAt),
-      truncate(job.options.prompt.replace(/\s+/g, ' '), LIST_PROMPT_MAX),
+      shownPrompt(job.options.prompt.replace(/\s+/g, ' '), LIST_PROMPT_MAX),
     ];
     if (messageUrl) parts.push(`[${t(locale, 'jobs.message')}](${messageUrl})`);
     if (videoUrl) parts.push(`[${t(locale, 'jobs.video')}](${videoUrl})`);

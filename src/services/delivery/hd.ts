@@ -1,9 +1,11 @@
+import type { MessageKey } from '../../i18n/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { formatBytes } from '../../lib/format.js';
 import type { Logger } from '../../logger.js';
 import type { HdState, JobRecord } from '../jobs/record.js';
 import type { JobStore } from '../jobs/store.js';
 import type { HdResult } from '../kie/types.js';
+import { MediaRefusedError } from '../runtime/fetchGuard.js';
 import type { KeptDownloads } from './keptDownloads.js';
 import { TOKEN_LIFETIME_MS } from './limits.js';
 import type { SendLadder, SendTarget } from './send.js';
@@ -154,12 +156,12 @@ export class HdService {
     return this.#finish(job, hd, result.url);
   }
 
-  async #finish(job: JobRecord, hd: HdState, url: string | null): Promise<void> {
+  async #finish(job: JobRecord, hd: HdState, url: string | null, failure: MessageKey = 'hd.failed'): Promise<void> {
     const locale = hd.locale ?? job.locale;
     const outcome = await this.deps.send.send({
       target: targetOf(job, hd),
       view: ({ attached, limitBytes }) => {
-        if (url === null) return renderNotice(locale, 'hd.failed');
+        if (url === null) return renderNotice(locale, failure);
         if (attached) return renderNotice(locale, 'hd.ready_file');
         return renderNotice(locale, 'hd.too_large', { limit: formatBytes(limitBytes), url });
       },
@@ -169,6 +171,14 @@ export class HdService {
       onTokenDead: () => this.deps.jobs.update(job.id, (j) => (j.hd ? { ...j, hd: { ...j.hd, token: null } } : j)),
       logFields: { jobId: job.id },
     });
+    if (url !== null && outcome.kind === 'transient' && outcome.error instanceof MediaRefusedError) {
+      this.deps.downloads.release(url);
+      this.deps.logger.warn(
+        { jobId: job.id, reason: outcome.error.reason, host: outcome.error.host },
+        '1080P URL refused by the media fetch guard; nothing posted',
+      );
+      return this.#finish(job, hd, null, 'hd.refused');
+    }
     if (outcome.kind === 'transient') {
       this.deps.logger.warn({ jobId: job.id, err: outcome.error }, 'could not show the 1080P result yet');
       // Retried on the next check rather than losing the result; the file is kept meanwhile.

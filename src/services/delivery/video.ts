@@ -3,6 +3,7 @@ import { CustomIdPrefix, encodeCustomId } from '../../lib/customId.js';
 import { Semaphore } from '../../lib/semaphore.js';
 import type { Logger } from '../../logger.js';
 import type { DeliveryAttempt, JobRecord } from '../jobs/record.js';
+import { MediaRefusedError, type MediaRefusal } from '../runtime/fetchGuard.js';
 import type { KeptDownloads } from './keptDownloads.js';
 import { discordCode, type DiscordRestApi, type MessageView } from './rest.js';
 import type { NewPost, SendLadder, SendOutcome, SendRequest, SendTarget } from './send.js';
@@ -11,7 +12,9 @@ import { jobMessageLink, renderMention, renderNotice, renderResult } from './vie
 export type DeliveryOutcome =
   | { readonly kind: 'delivered'; readonly job: JobRecord; readonly messageId: string | null }
   | { readonly kind: 'retry'; readonly job: JobRecord; readonly error: unknown }
-  | { readonly kind: 'undeliverable'; readonly job: JobRecord; readonly reason: string };
+  | { readonly kind: 'undeliverable'; readonly job: JobRecord; readonly reason: string }
+  /** The result URL, or what it served, failed the media fetch guard: nothing was posted, the job fails. */
+  | { readonly kind: 'refused'; readonly job: JobRecord; readonly reason: MediaRefusal };
 
 /** The persistence the delivery path needs: it records token death and attempts before posting. */
 export interface JobWriter {
@@ -87,6 +90,14 @@ export class DeliveryService {
         beforePost: (post) => this.#beforePost(job, post),
         refusedNotice: renderNotice(job.locale, 'result.undeliverable', { url }),
       });
+      if (outcome.kind === 'transient' && outcome.error instanceof MediaRefusedError) {
+        this.deps.downloads.release(url);
+        this.deps.logger.warn(
+          { jobId: job.id, reason: outcome.error.reason, host: outcome.error.host },
+          'result URL refused by the media fetch guard; nothing posted',
+        );
+        return { kind: 'refused', job: current, reason: outcome.error.reason };
+      }
       // The file is kept for the next attempt only while one may come.
       if (outcome.kind === 'transient') return { kind: 'retry', job: current, error: outcome.error };
       this.deps.downloads.release(url);

@@ -1,6 +1,7 @@
 import {
   ButtonStyle,
   ComponentType,
+  escapeMarkdown,
   messageLink,
   type APIActionRowComponent,
   type APIButtonComponent,
@@ -24,6 +25,15 @@ export function formatDuration(locale: string, ms: number): string {
   return t(locale, 'duration.minutes', { n: Math.round(seconds / 60) });
 }
 
+/**
+ * A member's prompt as the bot shows it (DESIGN §1.10): every Discord markdown escaped, masked links and
+ * headings and lists included (not escaped by default), then cut to `max` characters.
+ */
+export function shownPrompt(prompt: string, max: number): string {
+  const escaped = escapeMarkdown(prompt, { heading: true, bulletedList: true, numberedList: true, maskedLink: true });
+  return truncate(escaped, max);
+}
+
 export interface EmbedField {
   name: string;
   value: string;
@@ -39,7 +49,7 @@ function jobEmbed(job: JobRecord, color: number, footer?: string, extra: readonl
   if (options.seed !== null) fields.push({ name: t(locale, 'field.seed'), value: String(options.seed), inline: true });
   fields.push(...extra);
   return {
-    description: truncate(options.prompt, EMBED_PROMPT_MAX),
+    description: shownPrompt(options.prompt, EMBED_PROMPT_MAX),
     color,
     fields,
     ...(footer ? { footer: { text: footer } } : {}),

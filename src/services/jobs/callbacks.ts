@@ -25,12 +25,17 @@ export interface KieCallbacksDeps {
   readonly reader: TaskReader;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** This job's own callBackUrl, as sent to kie: the only thing that binds a task to a job (DESIGN §6). */
+  readonly callbackUrl: ((jobId: string) => string) | undefined;
+  /** Told every outcome (metrics). */
+  readonly onOutcome?: (outcome: CallbackOutcome) => void;
 }
 
 /**
  * kie callbacks (DESIGN §4, §7): never trusted, only a reason to read record-info now. A task we do not
  * know is ignored unless `?job=` names a job that never heard its generate answer and record-info shows
- * our prompt: then the job adopts it, and a video it yields is delivered free.
+ * that job's own callBackUrl (and prompt): then the job adopts it, and a video it yields is delivered free.
+ * `?job=` is outside kie's signature, so a replayed callback can name any job; the URL kie echoes cannot.
  */
 export class KieCallbacks {
   readonly #lastRead = new Map<string, number>();
@@ -46,7 +51,10 @@ export class KieCallbacks {
 
   async onCallback(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
     const outcome = await this.#handle(taskId, jobParam);
-    this.deps.logger.info({ taskId, jobId: jobParam, outcome }, 'kie callback handled');
+    this.deps.onOutcome?.(outcome);
+    // Anyone can send callbacks: only one that moved a job of ours is worth an info line.
+    const level = outcome === 'read' ? 'info' : 'debug';
+    this.deps.logger[level]({ taskId, jobId: jobParam, outcome }, 'kie callback handled');
     return outcome;
   }
 
@@ -66,7 +74,7 @@ export class KieCallbacks {
       if (!job || (job.state !== 'generating' && !stillPollingLate(job, clock.now()))) return 'ignored';
       return this.nudge(known) ? 'read' : 'coalesced';
     }
-    if (jobParam === null) return 'unknown_task';
+    if (jobParam === null || this.deps.callbackUrl === undefined) return 'unknown_task';
     return this.#adopt(taskId, jobParam);
   }
 
@@ -90,7 +98,9 @@ export class KieCallbacks {
       this.deps.logger.warn({ jobId: job.id, taskId, err: error }, 'record-info for a callback to adopt failed');
       return 'unknown_task';
     }
-    if (info.params?.prompt !== job.options.prompt) return 'mismatch';
+    const own = this.deps.callbackUrl?.(job.id);
+    const params = info.params ?? {};
+    if (own === undefined || params.callBackUrl !== own || params.prompt !== job.options.prompt) return 'mismatch';
     const guard = { adopted: false };
     await jobs.update(job.id, (j) => {
       if (j.state !== 'failed_unknown' || j.taskId !== null) return j;

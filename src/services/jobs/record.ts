@@ -10,9 +10,11 @@ export const FINAL_STATES: ReadonlySet<JobState> = new Set(['delivered', 'undeli
 
 /** Why a `/veo animate` job ended before anything was sent to generate. */
 export type ImageFailureReason =
-  'not_an_image' | 'image_too_large' | 'image_download' | 'image_upload' | 'image_interrupted';
+  'not_an_image' | 'image_too_large' | 'image_download' | 'image_upload' | 'image_interrupted' | 'image_refused';
 
-export type JobFailureReason = KieFailureReason | ImageFailureReason | 'unknown_outcome' | 'timeout' | 'queue_timeout';
+/** `media_refused`: the result URL (or what it served) failed the media fetch guard (DESIGN §7). */
+export type JobFailureReason =
+  KieFailureReason | ImageFailureReason | 'unknown_outcome' | 'timeout' | 'queue_timeout' | 'media_refused';
 
 export interface JobOptions {
   readonly prompt: string;

@@ -325,6 +325,10 @@ export class JobRunner implements TaskReader {
       await this.#undeliverable(id, outcome.reason);
       return;
     }
+    if (outcome.kind === 'refused') {
+      await this.#fail(id, 'media_refused', null);
+      return;
+    }
     const failing = await this.deps.jobs.update(id, (j) => ({
       ...j,
       deliveryFailures: j.deliveryFailures + 1,

@@ -1,5 +1,6 @@
 import { File } from 'node:buffer';
 import { FormData, request, type Dispatcher } from 'undici';
+import { declaredLength, readCapped } from '../../lib/download.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { realSleep, systemClock, type Clock, type Sleep } from '../../lib/clock.js';
 import { USER_AGENT } from '../../version.js';
@@ -51,6 +52,8 @@ export interface KieClientOptions {
 const GENERATE_PATH = '/api/v1/veo/generate';
 const EXTEND_PATH = '/api/v1/veo/extend';
 const MAX_BACKOFF_MS = 30_000;
+/** No kie answer is near this; a larger one is refused unread (DESIGN §7). */
+export const KIE_ANSWER_MAX_BYTES = 1024 * 1024;
 
 interface Call extends CallFacts {
   url: string;
@@ -217,8 +220,14 @@ export class KieClient {
           ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
         });
         // The timeout covers the body too: a server can stall after the headers.
-        const text = await res.body.text();
-        raw = { kind: 'response', status: res.statusCode, headers: res.headers, text };
+        const read = await readCapped(res.body, {
+          capBytes: KIE_ANSWER_MAX_BYTES,
+          declaredBytes: declaredLength(res.headers['content-length']),
+        });
+        raw =
+          read.kind === 'ok'
+            ? { kind: 'response', status: res.statusCode, headers: res.headers, text: read.data.toString('utf8') }
+            : { kind: 'oversize', status: res.statusCode, capBytes: KIE_ANSWER_MAX_BYTES };
       } catch (err) {
         raw = { kind: 'thrown', err, timedOut };
       } finally {
@@ -232,7 +241,7 @@ export class KieClient {
         {
           method: call.method,
           path: call.path,
-          status: raw.kind === 'response' ? raw.status : null,
+          status: raw.kind === 'thrown' ? null : raw.status,
           code: verdict.kind === 'answer' ? verdict.answer.code : apiCodeOf(verdict.error),
           error: raw.kind === 'thrown' ? (raw.timedOut ? 'timeout' : (errorCodeOf(raw.err) ?? 'network')) : undefined,
           attempt,

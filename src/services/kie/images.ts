@@ -1,9 +1,9 @@
 import { DownloadError, type DownloadResult } from '../../lib/download.js';
+import { sniffImageType, type ImageType } from '../../lib/mediaType.js';
 import type { Logger } from '../../logger.js';
 import type { ImageFailureReason } from '../jobs/record.js';
+import { MediaRefusedError } from '../runtime/fetchGuard.js';
 import type { UploadRequest, UploadResult } from './types.js';
-
-export type ImageType = 'image/jpeg' | 'image/png' | 'image/webp';
 
 const IMAGE_TYPES: ReadonlySet<string> = new Set<ImageType>(['image/jpeg', 'image/png', 'image/webp']);
 const EXTENSIONS: Readonly<Record<ImageType, string>> = {
@@ -11,24 +11,11 @@ const EXTENSIONS: Readonly<Record<ImageType, string>> = {
   'image/png': 'png',
   'image/webp': 'webp',
 };
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a] as const;
 
 /** An attachment's declared `content_type`, if it is one we accept (parameters such as `; charset` ignored). */
 export function declaredImageType(contentType: string | null | undefined): ImageType | null {
   const bare = contentType?.split(';')[0]?.trim().toLowerCase() ?? '';
   return IMAGE_TYPES.has(bare) ? (bare as ImageType) : null;
-}
-
-/** What the first bytes say the file is: the declared type is only the uploader's claim. */
-export function sniffImageType(bytes: Uint8Array): ImageType | null {
-  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'image/jpeg';
-  if (bytes.length >= PNG_SIGNATURE.length && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return 'image/png';
-  if (bytes.length >= 12 && ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return 'image/webp';
-  return null;
-}
-
-function ascii(bytes: Uint8Array, from: number, to: number): string {
-  return String.fromCharCode(...bytes.subarray(from, to));
 }
 
 export type PrepareResult =
@@ -37,6 +24,7 @@ export type PrepareResult =
 export interface ImagePreparerDeps {
   /** KieClient.uploadFile: it already retries once, which is the one retry issue 3 asks for. */
   readonly upload: (request: UploadRequest) => Promise<UploadResult>;
+  /** Through the media fetch guard: it refuses URLs it must not fetch and bytes that are not an image. */
   readonly download: (url: string, capBytes: number) => Promise<DownloadResult>;
   readonly maxImageBytes: number;
   readonly logger: Logger;
@@ -89,6 +77,10 @@ export class ImagePreparer {
       try {
         downloaded = await this.deps.download(url, this.deps.maxImageBytes);
       } catch (error) {
+        if (error instanceof MediaRefusedError) {
+          this.deps.logger.warn({ jobId, index, reason: error.reason, host: error.host }, 'image URL refused');
+          return { ok: false, reason: error.reason === 'not_media' ? 'not_an_image' : 'image_refused' };
+        }
         const transient = !(error instanceof DownloadError) || error.transient;
         if (transient && attempt < 2) continue;
         // The URL is signed: it is never logged.

@@ -39,6 +39,8 @@ export interface CallFacts {
 
 export type RawResult =
   | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined>; text: string }
+  /** A body over the cap, left unread. */
+  | { kind: 'oversize'; status: number; capBytes: number }
   | { kind: 'thrown'; err: unknown; timedOut: boolean };
 
 export interface Answer {
@@ -78,6 +80,19 @@ export function judge(call: CallFacts, raw: RawResult, attempt: number, { apiKey
     return fail(network, true);
   }
 
+  if (raw.kind === 'oversize') {
+    const error = new KieResponseError({
+      ...context,
+      httpStatus: raw.status,
+      detail: `answer larger than ${raw.capBytes} bytes`,
+    });
+    if (generate)
+      return fail(
+        new KieOutcomeUnknownError({ ...context, reason: 'unreadable', httpStatus: raw.status, cause: error }),
+        false,
+      );
+    return fail(error, false);
+  }
   const { status, text } = raw;
   if (status === 403 && text.toLowerCase().includes('error code: 1010'))
     return fail(new KieBlockedError(context), false);
@@ -153,7 +168,7 @@ export function requestCode(raw: RawResult, verdict: Verdict): string {
   if (verdict.kind === 'answer') return String(verdict.answer.code);
   const code = apiCodeOf(verdict.error);
   if (code !== null) return String(code);
-  if (raw.kind === 'response') return String(raw.status);
+  if (raw.kind !== 'thrown') return String(raw.status);
   return raw.timedOut ? 'timeout' : 'network';
 }
 

@@ -16,28 +16,30 @@ export interface CallbackHint {
   readonly jobId: string | null;
 }
 
-/** A probe's verdict with a body that says more (the sharding manager lists every shard). */
-export interface ProbeResult {
-  readonly ok: boolean;
-  /** JSON, sent as application/json. */
-  readonly json: unknown;
-}
+/** What the public listener counts (fixed labels): answers it gave, never who asked. */
+export type PublicOutcome =
+  'accepted' | 'refused_400' | 'refused_401' | 'refused_405' | 'refused_413' | 'not_found' | 'error';
 
-export interface HttpServerDeps {
+export interface CallbackServerDeps {
   readonly port: number;
-  readonly host?: string;
+  readonly host?: string | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly hmacKey: string | undefined;
-  /** Liveness: the process answers and the store reads. */
-  readonly healthy: () => Promise<boolean | ProbeResult>;
-  /** Readiness: the gateway is connected. */
-  readonly ready: () => boolean | Promise<boolean | ProbeResult>;
-  readonly metrics:
-    { readonly contentType: string; text(): Promise<string> } | (() => Promise<{ contentType: string; text: string }>);
   /** Runs after the 200 has been sent. */
   readonly onCallback: (hint: CallbackHint) => Promise<unknown>;
+  /** Told every answer (metrics). */
+  readonly count?: (outcome: PublicOutcome) => void;
+  readonly maxConnections?: number;
+  /** Whole headers, and whole request, within this (DESIGN §7: 10 s). */
+  readonly timeoutMs?: number;
+  /** How often Node looks for connections past those timeouts (its own default is 30 s). */
+  readonly checkIntervalMs?: number;
 }
+
+export const PUBLIC_TIMEOUT_MS = 10_000;
+export const PUBLIC_CHECK_INTERVAL_MS = 1_000;
+export const PUBLIC_MAX_CONNECTIONS = 256;
 
 /** The task ids a callback (or the manager forwarding one) may name. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -83,7 +85,7 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function send(
+export function send(
   res: ServerResponse,
   status: number,
   body: string,
@@ -93,11 +95,6 @@ function send(
   const headers: Record<string, string | number> = { 'content-type': type, 'content-length': Buffer.byteLength(body) };
   if (close) headers.connection = 'close';
   res.writeHead(status, headers).end(body);
-}
-
-function sendProbe(res: ServerResponse, verdict: boolean | ProbeResult, okText: string, failText: string): void {
-  if (typeof verdict === 'boolean') return send(res, verdict ? 200 : 503, verdict ? okText : failText);
-  send(res, verdict.ok ? 200 : 503, `${JSON.stringify(verdict.json)}\n`, 'application/json');
 }
 
 class TooLargeError extends Error {}
@@ -123,75 +120,92 @@ function readCapped(req: IncomingMessage, cap: number): Promise<Buffer> {
   });
 }
 
-/** kie callbacks, /healthz, /readyz and /metrics on one node:http server (DESIGN §7). */
-export class HttpServer {
-  readonly #server: Server;
+/** A node:http server's listen and close, for both listeners. */
+export class Listener {
   #port: number | null = null;
 
-  constructor(private readonly deps: HttpServerDeps) {
-    this.#server = createServer((req, res) => {
-      this.#handle(req, res).catch((error: unknown) => {
-        deps.logger.error({ err: error, path: req.url?.split('?')[0] }, 'http handler failed');
-        if (!res.headersSent) send(res, 500, 'internal error\n');
-        else res.end();
-      });
-    });
-    this.#server.requestTimeout = 15_000;
-    this.#server.headersTimeout = 10_000;
-  }
+  constructor(
+    readonly server: Server,
+    private readonly logger: Logger,
+    private readonly name: string,
+  ) {}
 
   /** The bound port (useful with port 0), or null before listen. */
   get port(): number | null {
     return this.#port;
   }
 
-  async listen(): Promise<number> {
+  async listen(port: number, host: string | undefined): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(this.deps.port, this.deps.host, () => {
-        this.#server.off('error', reject);
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
         resolve();
       });
     });
-    this.#port = (this.#server.address() as AddressInfo).port;
-    this.deps.logger.info({ port: this.#port }, 'http server listening');
+    this.#port = (this.server.address() as AddressInfo).port;
+    this.logger.info({ port: this.#port, host }, `${this.name} listening`);
     return this.#port;
   }
 
   async close(): Promise<void> {
     if (this.#port === null) return;
     this.#port = null;
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    this.#server.closeIdleConnections();
-    this.#server.closeAllConnections();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
     await closed;
+  }
+}
+
+/**
+ * The public listener (DESIGN §7): `POST /kie/callback` and nothing else, reachable by kie. Bounded:
+ * a connection limit, headers and whole requests within 10 s (checked every second, not Node's 30 s),
+ * bodies within 64 KiB; refusals are counted and logged at debug, never a line per request above it.
+ */
+export class CallbackServer {
+  readonly #listener: Listener;
+
+  constructor(private readonly deps: CallbackServerDeps) {
+    const timeoutMs = deps.timeoutMs ?? PUBLIC_TIMEOUT_MS;
+    const server = createServer(
+      {
+        headersTimeout: timeoutMs,
+        requestTimeout: timeoutMs,
+        connectionsCheckingInterval: deps.checkIntervalMs ?? PUBLIC_CHECK_INTERVAL_MS,
+      },
+      (req, res) => {
+        this.#handle(req, res).catch((error: unknown) => {
+          deps.count?.('error');
+          deps.logger.error({ err: error }, 'http handler failed');
+          if (!res.headersSent) send(res, 500, 'internal error\n');
+          else res.end();
+        });
+      },
+    );
+    server.maxConnections = deps.maxConnections ?? PUBLIC_MAX_CONNECTIONS;
+    this.#listener = new Listener(server, deps.logger, 'http server');
+  }
+
+  get port(): number | null {
+    return this.#listener.port;
+  }
+
+  listen(): Promise<number> {
+    return this.#listener.listen(this.deps.port, this.deps.host);
+  }
+
+  close(): Promise<void> {
+    return this.#listener.close();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const route = url.pathname;
-    if (route === CALLBACK_PATH) {
-      if (req.method !== 'POST') return send(res, 405, 'method not allowed\n');
-      return this.#callback(req, res, url);
+    if (url.pathname !== CALLBACK_PATH) {
+      this.deps.count?.('not_found');
+      return send(res, 404, 'not found\n');
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'method not allowed\n');
-    if (route === '/healthz') {
-      const healthy = await this.deps.healthy().catch(() => false);
-      return sendProbe(res, healthy, 'ok\n', 'store unavailable\n');
-    }
-    if (route === '/readyz') {
-      const ready = await Promise.resolve(this.deps.ready()).catch(() => false);
-      return sendProbe(res, ready, 'ready\n', 'gateway not connected\n');
-    }
-    if (route === '/metrics') {
-      const { metrics } = this.deps;
-      if (typeof metrics === 'function') {
-        const { contentType, text } = await metrics();
-        return send(res, 200, text, contentType);
-      }
-      return send(res, 200, await metrics.text(), metrics.contentType);
-    }
-    send(res, 404, 'not found\n');
+    if (req.method !== 'POST') return this.#refuse(res, 405, 'method not allowed');
+    return this.#callback(req, res, url);
   }
 
   async #callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -227,6 +241,7 @@ export class HttpServer {
     }
     const jobParam = url.searchParams.get('job');
     const jobId = jobParam !== null && isJobId(jobParam) ? jobParam : null;
+    this.deps.count?.('accepted');
     send(res, 200, '{"code":200,"msg":"ok"}', 'application/json');
     // The body is not trusted (only taskId and timestamp are signed): it only prompts a record-info read.
     setImmediate(() => {
@@ -236,8 +251,10 @@ export class HttpServer {
     });
   }
 
-  #refuse(res: ServerResponse, status: number, reason: string, close = false, taskId?: string): void {
-    this.deps.logger.warn({ status, reason, taskId }, 'kie callback refused');
+  #refuse(res: ServerResponse, status: 400 | 401 | 405 | 413, reason: string, close = false, taskId?: string): void {
+    this.deps.count?.(`refused_${status}`);
+    // Anyone may send these: a line above debug each would let them fill the operator's disk.
+    this.deps.logger.debug({ status, reason, taskId }, 'kie callback refused');
     send(res, status, `${reason}\n`, 'text/plain; charset=utf-8', close);
   }
 }

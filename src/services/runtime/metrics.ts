@@ -1,11 +1,11 @@
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CallbackOutcome } from '../jobs/callbacks.js';
 import { FINAL_STATES, type JobRecord, type JobState } from '../jobs/record.js';
+import type { PublicOutcome } from './http.js';
 
 const ACTIVE_STATES: readonly JobState[] = ['queued', 'submitting', 'generating', 'delivering'];
 
 export interface MetricsDeps {
-  /** Jobs still moving (the store's active index), read at scrape time. */
-  readonly activeJobs: () => Promise<readonly Pick<JobRecord, 'state'>[]>;
   readonly gatewayReady: () => boolean;
   readonly leaseHeld: () => boolean;
   /** Node process metrics (memory, event loop, GC); off in tests that build many bots. */
@@ -22,18 +22,36 @@ export class BotMetrics {
   readonly #jobDuration: Histogram<'state'>;
   readonly #kieRequests: Counter<'endpoint' | 'code'>;
   readonly #ackLatency: Histogram;
+  readonly #publicRequests: Counter<'outcome'>;
+  readonly #callbacks: Counter<'outcome'>;
+  /** Jobs still moving, by id: kept from the store's writes, so a scrape reads no store (DESIGN §7). */
+  readonly #moving = new Map<string, JobState>();
 
   constructor(deps: MetricsDeps) {
     const registers = [this.registry];
+    const moving = this.#moving;
     new Gauge({
       name: 'veo_jobs',
       help: 'Jobs still moving, by state',
       labelNames: ['state'],
       registers,
-      async collect() {
-        const jobs = await deps.activeJobs();
-        for (const state of ACTIVE_STATES) this.set({ state }, jobs.filter((j) => j.state === state).length);
+      collect() {
+        const counts = new Map<JobState, number>();
+        for (const state of moving.values()) counts.set(state, (counts.get(state) ?? 0) + 1);
+        for (const state of ACTIVE_STATES) this.set({ state }, counts.get(state) ?? 0);
       },
+    });
+    this.#publicRequests = new Counter({
+      name: 'veo_http_public_requests_total',
+      help: 'Requests to the public listener, by answer (accepted callbacks, refusals, unknown paths)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#callbacks = new Counter({
+      name: 'veo_kie_callbacks_total',
+      help: 'Accepted kie callbacks, by what they led to (read, coalesced, unknown_task, mismatch, adopted, ...)',
+      labelNames: ['outcome'],
+      registers,
     });
     this.#jobsFinished = new Counter({
       name: 'veo_jobs_finished_total',
@@ -90,16 +108,28 @@ export class BotMetrics {
     return this.registry.metrics();
   }
 
+  /** /metrics: the Prometheus text and its content type. */
+  async scrape(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+  }
+
   /** prom-client's JSON form, which a shard sends the sharding manager to aggregate (see aggregateMetrics). */
   async json(): Promise<object[]> {
     return this.registry.getMetricsAsJSON();
   }
 
+  /** The jobs moving when this process took over (read once at start; every write after updates them). */
+  seedJobs(jobs: readonly Pick<JobRecord, 'id' | 'state'>[]): void {
+    for (const job of jobs) if (!FINAL_STATES.has(job.state) && !this.#moving.has(job.id)) this.#moving.set(job.id, job.state);
+  }
+
   /** Called by the job store on every write. */
   jobChanged(
     previous: Pick<JobRecord, 'state'> | null,
-    next: Pick<JobRecord, 'state' | 'createdAt' | 'finishedAt'>,
+    next: Pick<JobRecord, 'id' | 'state' | 'createdAt' | 'finishedAt'>,
   ): void {
+    if (FINAL_STATES.has(next.state)) this.#moving.delete(next.id);
+    else this.#moving.set(next.id, next.state);
     if (previous?.state === next.state || !FINAL_STATES.has(next.state)) return;
     this.#jobsFinished.inc({ state: next.state });
     const end = next.finishedAt ?? Date.now();
@@ -109,6 +139,14 @@ export class BotMetrics {
   kieRequest(path: string, code: string): void {
     const endpoint = path.split('?')[0] ?? path;
     this.#kieRequests.inc({ endpoint, code });
+  }
+
+  publicRequest(outcome: PublicOutcome): void {
+    this.#publicRequests.inc({ outcome });
+  }
+
+  callback(outcome: CallbackOutcome | 'standby'): void {
+    this.#callbacks.inc({ outcome });
   }
 
   interactionAcked(latencyMs: number): void {

@@ -4,7 +4,8 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { Clock } from '../../lib/clock.js';
 import { shardOfGuild } from '../../lib/shard.js';
 import type { Logger } from '../../logger.js';
-import type { CallbackHint, ProbeResult } from './http.js';
+import type { CallbackHint } from './http.js';
+import type { ProbeResult } from './ops.js';
 import type { JobStore } from '../jobs/store.js';
 import { aggregateMetrics } from './metrics.js';
 import { callbackOutcomeSchema, metricsSchema, probeSchema, ShardRequester, type ShardProbe } from './shardLink.js';
@@ -137,7 +138,7 @@ export class ShardFleet {
     const { logger } = this.deps;
     const owner = await this.ownerOf(hint);
     if (owner === null) {
-      logger.info({ taskId: hint.taskId, jobId: hint.jobId }, 'kie callback for no job we know; ignored');
+      logger.debug({ taskId: hint.taskId, jobId: hint.jobId }, 'kie callback for no job we know; ignored');
       return 'unknown_job';
     }
     const requester = this.#requesters.get(owner);

@@ -3,7 +3,9 @@ import { DownloadError, type DownloadResult } from '../../../../src/lib/download
 import { renderFailure } from '../../../../src/services/delivery/views.js';
 import { silentLogger } from '../../../../src/logger.js';
 import type { ImageFailureReason } from '../../../../src/services/jobs/record.js';
-import { declaredImageType, ImagePreparer, sniffImageType } from '../../../../src/services/kie/images.js';
+import { sniffImageType } from '../../../../src/lib/mediaType.js';
+import { declaredImageType, ImagePreparer } from '../../../../src/services/kie/images.js';
+import { MediaRefusedError } from '../../../../src/services/runtime/fetchGuard.js';
 import type { UploadRequest } from '../../../../src/services/kie/types.js';
 import { makeJob } from '../../../helpers/jobs.js';
 import { makePng } from '../../../helpers/png.js';
@@ -142,6 +144,17 @@ describe('ImagePreparer', () => {
     expect(downloads).toHaveLength(2);
   });
 
+  it('GIVEN the fetch guard refuses a URL or its bytes THEN nothing is uploaded, not retried, and the reason says which', async () => {
+    const { images, uploads, downloads } = preparer({
+      'https://cdn/internal': new MediaRefusedError('not_public', 'cdn'),
+      'https://cdn/html': new MediaRefusedError('not_media', 'cdn'),
+    });
+    expect(await images.prepare('job7', ['https://cdn/internal'])).toEqual({ ok: false, reason: 'image_refused' });
+    expect(await images.prepare('job8', ['https://cdn/html'])).toEqual({ ok: false, reason: 'not_an_image' });
+    expect(downloads).toEqual(['https://cdn/internal', 'https://cdn/html']);
+    expect(uploads).toEqual([]);
+  });
+
   it('GIVEN a 404 from Discord THEN the download is not retried and the job fails as undownloadable', async () => {
     const { images, downloads } = preparer({});
     expect(await images.prepare('job6', ['https://cdn/gone'])).toEqual({ ok: false, reason: 'image_download' });
@@ -156,6 +169,7 @@ describe('image failure messages', () => {
     image_download: /could not download your image from Discord/,
     image_upload: /upload failed twice/,
     image_interrupted: /^Sorry: the bot restarted/,
+    image_refused: /points somewhere the bot does not fetch from/,
   };
 
   it.each(Object.entries(reasons))('GIVEN %s THEN the job message explains it and the refund', (reason, text) => {
