@@ -80,7 +80,7 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
   });
 
   beforeEach(async () => {
-    h = await startHarness();
+    h = await startHarness({ trustedMediaOrigins: [cdn.origin] });
   });
 
   afterEach(async () => {

@@ -51,8 +51,14 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     h.kie.autoComplete = null;
   }
 
+  /** The public listener (kie's way in). */
   function url(path: string): string {
     return `http://127.0.0.1:${String(h.bot.httpPort)}${path}`;
+  }
+
+  /** The operator's listener (loopback only). */
+  function opsUrl(path: string): string {
+    return `http://127.0.0.1:${String(h.bot.opsPort)}${path}`;
   }
 
   function callbackBody(taskId: string): string {
@@ -246,12 +252,23 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     expect(await handled('a'.repeat(32), 1)).toBe('mismatch');
     expect((await h.bot.jobs.get(lost.id))?.taskId).toBeNull();
 
+    // A genuine signed callback of another member's task (same prompt, its own callBackUrl), replayed
+    // under ?job=<this job>: the signature does not cover ?job=, the URL kie echoes does.
+    offset += 6_000;
+    adopt('c'.repeat(32), text);
+    h.kie.tasks.get('c'.repeat(32))!.body.callBackUrl = 'https://veo.example/kie/callback?job=someoneelse01';
+    expect(await callback('c'.repeat(32), { jobId: lost.id })).toBe(200);
+    expect(await handled('c'.repeat(32), 1)).toBe('mismatch');
+    expect((await h.bot.jobs.get(lost.id))?.taskId).toBeNull();
+
     offset += 6_000;
     adopt('b'.repeat(32), text);
     expect(await callback('b'.repeat(32), { jobId: lost.id })).toBe(200);
     expect(await handled('b'.repeat(32), 1)).toBe('adopted');
     const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
     expect(done.taskId).toBe('b'.repeat(32));
+    // Nothing of the replayed task reached the member.
+    expect(JSON.stringify(h.discord.requestsAfter(handle.seq).map(bodyOf))).not.toContain('c'.repeat(32));
     expect(done.late).toBe(true);
     const final = h.discord
       .requestsAfter(handle.seq)
@@ -262,12 +279,42 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     expect(h.kie.generateRequests()).toHaveLength(1);
   });
 
+  it('GIVEN 5,000 callbacks for tasks nobody knows, and 1,000 badly signed ones THEN all are answered, counted in /metrics, and at most a few lines reach info', async () => {
+    await startWithCallbacks();
+    for (let i = 0; i < 400 && !h.logs.some((l) => l.message === 'jobs resumed'); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const from = h.logs.length;
+    const requests: Array<() => Promise<number>> = [];
+    for (let i = 0; i < 5_000; i++) requests.push(() => callback(`unknown${String(i).padStart(6, '0')}`));
+    for (let i = 0; i < 1_000; i++) requests.push(() => callback(`forged${String(i)}`, { signature: 'AAAA' }));
+    const statuses = new Map<number, number>();
+    for (let i = 0; i < requests.length; i += 100) {
+      for (const status of await Promise.all(requests.slice(i, i + 100).map((send) => send())))
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 5_000, 401: 1_000 });
+
+    const scrape = async () => parsePrometheus(await (await fetch(opsUrl('/metrics'))).text());
+    let metrics = await scrape();
+    for (let i = 0; i < 400 && metrics.get('veo_kie_callbacks_total{outcome="unknown_task"}') !== 5_000; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      metrics = await scrape();
+    }
+    expect(metrics.get('veo_kie_callbacks_total{outcome="unknown_task"}')).toBe(5_000);
+    expect(metrics.get('veo_http_public_requests_total{outcome="accepted"}')).toBe(5_000);
+    expect(metrics.get('veo_http_public_requests_total{outcome="refused_401"}')).toBe(1_000);
+    // Before: one info line per unknown callback and one warn per refusal (67,827 lines in 12 s).
+    expect(h.logs.slice(from).filter((l) => l.level !== 'debug')).toEqual([]);
+  });
+
   it('GIVEN the loopback gateway is down THEN /healthz stays 200 and /readyz is 503 until it is back; /metrics is Prometheus text without ids', async () => {
     offset = 0;
     h = await startHarness({ clock });
-    const status = async (path: string) => (await fetch(url(path))).status;
+    const status = async (path: string) => (await fetch(opsUrl(path))).status;
     expect(await status('/healthz')).toBe(200);
     expect(await status('/readyz')).toBe(200);
+    // The operator's endpoints are not on the port kie (and the internet) reaches.
+    for (const path of ['/metrics', '/healthz', '/readyz']) expect((await fetch(url(path))).status).toBe(404);
 
     const handle = await h.discord.slashCommand({
       name: 'veo',
@@ -283,12 +330,13 @@ describe('HTTP server: kie callbacks, health, metrics (DESIGN §7)', () => {
     };
     expect(await until('/readyz', 503)).toBe(503);
     expect(await status('/healthz')).toBe(200);
-    const metricsDown = parsePrometheus(await (await fetch(url('/metrics'))).text());
+    const metricsDown = parsePrometheus(await (await fetch(opsUrl('/metrics'))).text());
     expect(metricsDown.get('veo_gateway_ready')).toBe(0);
     h.discord.setGatewayDown(false);
     expect(await until('/readyz', 200)).toBe(200);
 
-    const response = await fetch(url('/metrics'));
+    const response = await fetch(opsUrl('/metrics'));
+    expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/plain');
     const text = await response.text();
     const metrics = parsePrometheus(text);

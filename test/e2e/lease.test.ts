@@ -30,7 +30,7 @@ describe('single writer: two bot processes on one store (DESIGN §8)', () => {
     );
 
     const standby = rig.spawn();
-    const listening = await standby.waitForMessage('http server listening');
+    const listening = await standby.waitForMessage('ops server listening');
     const waiting = await standby.waitForLog(
       (l) => l.msg.startsWith('store lease held by another live process') && l.attempt === 2,
     );

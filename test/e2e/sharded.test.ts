@@ -29,6 +29,7 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
   let rig: CrashRig;
   let manager: ChildBot;
   let port: number;
+  let opsPort: number;
   let prefix: string;
   let url: string;
   const guilds = [guildOnShard(0, 1), guildOnShard(1, 2)];
@@ -55,6 +56,8 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
     manager = rig.spawn({}, MANAGER_ENTRY);
     const listening = await manager.waitForLog((l) => l.msg === 'http server listening' && l.role === 'manager');
     port = Number(listening.port);
+    const opsListening = await manager.waitForLog((l) => l.msg === 'ops server listening' && l.role === 'manager');
+    opsPort = Number(opsListening.port);
     await Promise.all(
       [0, 1].map((shard) => manager.waitForLog((l) => l.msg === 'jobs resumed' && l.shard === shard, 20_000)),
     );
@@ -198,7 +201,7 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
   });
 
   it('GIVEN both shards up THEN /healthz and /readyz report each shard, and /metrics sums them', async () => {
-    const health = await fetch(`http://127.0.0.1:${String(port)}/healthz`);
+    const health = await fetch(`http://127.0.0.1:${String(opsPort)}/healthz`);
     expect(health.status).toBe(200);
     const healthBody = (await health.json()) as {
       status: string;
@@ -209,7 +212,7 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
       [0, 'up', true],
       [1, 'up', true],
     ]);
-    const ready = await fetch(`http://127.0.0.1:${String(port)}/readyz`);
+    const ready = await fetch(`http://127.0.0.1:${String(opsPort)}/readyz`);
     expect(ready.status).toBe(200);
     expect(
       ((await ready.json()) as { shards: { ready: boolean; lease: boolean }[] }).shards.every(
@@ -217,7 +220,7 @@ describe('two shards on Redis (ShardingManager, real child processes)', () => {
       ),
     ).toBe(true);
 
-    const metrics = await fetch(`http://127.0.0.1:${String(port)}/metrics`);
+    const metrics = await fetch(`http://127.0.0.1:${String(opsPort)}/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
     const sample = (name: string) =>

@@ -49,4 +49,27 @@ describe('starting the compiled bot', () => {
       rmSync(cwd, { recursive: true, force: true });
     }
   });
+
+  it('GIVEN PUBLIC_BASE_URL without KIE_WEBHOOK_HMAC_KEY THEN it refuses to start, naming the key and the way out', () => {
+    const cwd = mkdtempSync(path.join(tmpdir(), 'veo-start-'));
+    try {
+      const env = {
+        PATH: process.env.PATH ?? '',
+        DISCORD_TOKEN: 'abc',
+        DISCORD_APPLICATION_ID: '123456789012345678',
+        KIE_API_KEY: 'k',
+        PUBLIC_BASE_URL: 'https://veo.example',
+        STORE_URL: `sqlite://${path.join(cwd, 'bot.sqlite')}`,
+      };
+      const result = spawnSync(process.execPath, [entry], { cwd, env, encoding: 'utf8', timeout: 20_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('KIE_WEBHOOK_HMAC_KEY is required when PUBLIC_BASE_URL is set');
+      expect(result.stderr).toContain('ALLOW_UNSIGNED_CALLBACKS=true');
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+      // Refused before anything was opened.
+      expect(existsSync(path.join(cwd, 'bot.sqlite'))).toBe(false);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
 });

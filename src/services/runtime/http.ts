@@ -18,7 +18,7 @@ export interface CallbackHint {
 
 /** What the public listener counts (fixed labels): answers it gave, never who asked. */
 export type PublicOutcome =
-  'accepted' | 'refused_400' | 'refused_401' | 'refused_405' | 'refused_413' | 'not_found' | 'error';
+  'accepted' | 'refused_400' | 'refused_401' | 'refused_405' | 'refused_413' | 'aborted' | 'not_found' | 'error';
 
 export interface CallbackServerDeps {
   readonly port: number;
@@ -98,8 +98,10 @@ export function send(
 }
 
 class TooLargeError extends Error {}
+/** The client went away (or was cut off by the request timeout) before its body ended. */
+class AbortedError extends Error {}
 
-function readCapped(req: IncomingMessage, cap: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, cap: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -116,7 +118,10 @@ function readCapped(req: IncomingMessage, cap: number): Promise<Buffer> {
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    req.once('error', () => reject(new AbortedError()));
+    req.once('close', () => {
+      if (!req.complete) reject(new AbortedError());
+    });
   });
 }
 
@@ -214,10 +219,13 @@ export class CallbackServer {
       return this.#refuse(res, 413, 'body over 64 KiB', true);
     let raw: Buffer;
     try {
-      raw = await readCapped(req, MAX_CALLBACK_BYTES);
+      raw = await readBody(req, MAX_CALLBACK_BYTES);
     } catch (error) {
       if (error instanceof TooLargeError) return this.#refuse(res, 413, 'body over 64 KiB', true);
-      throw error;
+      if (!(error instanceof AbortedError)) throw error;
+      this.deps.count?.('aborted');
+      this.deps.logger.debug({}, 'kie callback aborted before its body ended');
+      return;
     }
     const type = (header(req, 'content-type') ?? '').toLowerCase();
     if (!type.startsWith('application/json')) return this.#refuse(res, 400, 'not JSON');

@@ -26,6 +26,8 @@ export interface HarnessOptions {
   readonly clock?: Clock;
   /** Loopback Discord options (guild fixtures with a boost tier, ...). */
   readonly discord?: StartOptions;
+  /** Origins of a test's own media servers the bot may fetch from over plain http. */
+  readonly trustedMediaOrigins?: readonly string[];
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -33,6 +35,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dirPrefix: 'veo-e2e-',
     ...(options.discord ? { discord: options.discord } : {}),
     ...(options.videoBytes === undefined ? {} : { videoBytes: options.videoBytes }),
+    ...(options.trustedMediaOrigins ? { trustedMediaOrigins: options.trustedMediaOrigins } : {}),
   });
   const { discord, kie, dir } = loopbacks;
   const config = loadConfig({ ...loopbacks.env, ...FAST_POLLING, LOG_LEVEL: 'silent', ...options.env });

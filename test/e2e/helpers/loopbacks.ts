@@ -12,6 +12,8 @@ import { LoopbackKie } from './loopbackKie.js';
 export interface LoopbackOptions {
   readonly discord?: StartOptions;
   readonly videoBytes?: number;
+  /** More origins the bot may fetch media from over plain http (a test's own CDN stand-in). */
+  readonly trustedMediaOrigins?: readonly string[];
   /** Prefix of the scratch directory under the system temp dir. */
   readonly dirPrefix: string;
 }
@@ -20,7 +22,7 @@ export interface Loopbacks {
   readonly discord: LoopbackDiscord;
   readonly kie: LoopbackKie;
   readonly dir: string;
-  /** Everything the bot needs to reach the loopbacks and its store (HTTP on a free port). */
+  /** Everything the bot needs to reach the loopbacks and its store (both listeners on free ports). */
   readonly env: Readonly<Record<string, string>>;
   close(): Promise<void>;
 }
@@ -35,6 +37,8 @@ export async function startLoopbacks(options: LoopbackOptions): Promise<Loopback
   const discord = await LoopbackDiscord.start(options.discord);
   const kie = await LoopbackKie.start(options.videoBytes === undefined ? {} : { videoBytes: options.videoBytes });
   const dir = mkdtempSync(path.join(tmpdir(), options.dirPrefix));
+  // The loopbacks serve media over http://127.0.0.1, which the media fetch guard refuses unless trusted.
+  const trusted = [new URL(kie.baseUrl).origin, new URL(discord.apiBase).origin, ...(options.trustedMediaOrigins ?? [])];
   const env = {
     DISCORD_TOKEN: discord.botToken,
     DISCORD_APPLICATION_ID: discord.applicationId,
@@ -44,6 +48,8 @@ export async function startLoopbacks(options: LoopbackOptions): Promise<Loopback
     KIE_UPLOAD_BASE_URL: kie.baseUrl,
     STORE_URL: `sqlite://${path.join(dir, 'bot.sqlite')}`,
     HTTP_PORT: '0',
+    OPS_HTTP_PORT: '0',
+    TRUSTED_MEDIA_ORIGINS: trusted.join(','),
   };
   return {
     discord,
