@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { veoCommandData } from '../../src/commands/veo/index.js';
 import { animateSubcommand } from '../../src/commands/veo/animate.js';
+import { t } from '../../src/i18n/index.js';
+import { startLoopbackServer } from '../helpers/loopbackServer.js';
 import { makePng } from '../helpers/png.js';
 import { validateDiscordRequest } from './helpers/discordSchemas.js';
 import { bodyOf, isCallback, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
@@ -62,6 +64,8 @@ interface AttachmentInput {
   readonly contentType: string;
   /** What the payload declares; the real length by default. */
   readonly size?: number;
+  /** Where the payload says the file is; the fake CDN by default. */
+  readonly url?: string;
 }
 
 describe('/veo animate end to end (real discord.js client, loopback Discord and kie, SQLite)', () => {
@@ -100,7 +104,7 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
         filename: input.name,
         size: input.size ?? input.bytes.length,
         contentType: input.contentType,
-        url: cdn.serve(input.name, input.bytes, input.contentType),
+        url: input.url ?? cdn.serve(input.name, input.bytes, input.contentType),
       });
       options.push({ name: option, type: ATTACHMENT, value: id });
     }
@@ -300,6 +304,26 @@ describe('/veo animate end to end (real discord.js client, loopback Discord and 
         ].join('\n'),
       );
       expect(uploads()).toEqual([]);
+    });
+
+    it('an attachment URL to an internal address the bot does not trust: refused unfetched, refunded, no upload', async () => {
+      const internal = await startLoopbackServer();
+      try {
+        const url = `https://127.0.0.1:${internal.port}/attachments/1/red.png`;
+        const handle = await animate('a forged attachment', {
+          name: 'red.png',
+          bytes: redPng,
+          contentType: 'image/png',
+          url,
+        });
+        const content = await expectFailedJob(handle);
+        expect(content.split('\n')[1]).toBe(t('en-US', 'failed.image_refused'));
+        expect(internal.connections).toBe(0);
+        expect(uploads()).toEqual([]);
+        expect(h.kie.generateRequests()).toEqual([]);
+      } finally {
+        await internal.close();
+      }
     });
 
     it('upload answering 500 twice: one retry, then the job message says so, refunded', async () => {

@@ -72,6 +72,12 @@ describe('loadConfig', () => {
     expect(config.generateRate).toEqual({ limit: 20, windowMs: 10_000 });
     expect(config.allowDms).toBe(false);
     expect(config.httpPort).toBe(8080);
+    expect(config.httpHost).toBe('0.0.0.0');
+    expect(config.opsHttpPort).toBe(9090);
+    expect(config.opsHttpHost).toBe('127.0.0.1');
+    expect(config.allowUnsignedCallbacks).toBe(false);
+    expect(config.trustedMediaOrigins).toEqual([]);
+    expect(config.maxVideoBytes).toBe(104_857_600);
     expect(config.devGuildId).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -93,6 +99,38 @@ describe('loadConfig', () => {
     expect(found).toHaveLength(1);
     expect(found[0]?.key).toBe('DEFAULT_MODEL');
     expect(found[0]?.problem).toContain('QUOTA_LIMIT');
+  });
+
+  it('GIVEN TRUSTED_MEDIA_ORIGINS THEN each is normalised to its origin; a path, another scheme or junk is refused', () => {
+    const config = loadConfig({
+      ...minimal,
+      TRUSTED_MEDIA_ORIGINS: ' http://127.0.0.1:4010 , HTTPS://CDN.Example:443/ ,',
+    });
+    expect(config.trustedMediaOrigins).toEqual(['http://127.0.0.1:4010', 'https://cdn.example']);
+    for (const bad of ['http://127.0.0.1:4010/files', 'file:///etc', 'ftp://x', 'not a url', 'http://u:p@h'])
+      expect(problems({ ...minimal, TRUSTED_MEDIA_ORIGINS: bad }).map((p) => p.key)).toEqual(['TRUSTED_MEDIA_ORIGINS']);
+  });
+
+  it('GIVEN PUBLIC_BASE_URL without KIE_WEBHOOK_HMAC_KEY THEN start is refused naming the key, unless unsigned callbacks are allowed', () => {
+    const found = problems({ ...minimal, PUBLIC_BASE_URL: 'https://veo.example' });
+    expect(found.map((p) => p.key)).toEqual(['KIE_WEBHOOK_HMAC_KEY']);
+    expect(found[0]?.hint).toContain('ALLOW_UNSIGNED_CALLBACKS=true');
+    const allowed = loadConfig({
+      ...minimal,
+      PUBLIC_BASE_URL: 'https://veo.example',
+      ALLOW_UNSIGNED_CALLBACKS: 'true',
+    });
+    expect(allowed.allowUnsignedCallbacks).toBe(true);
+    expect(
+      loadConfig({ ...minimal, PUBLIC_BASE_URL: 'https://veo.example', KIE_WEBHOOK_HMAC_KEY: 'k' }).publicBaseUrl,
+    ).toBe('https://veo.example');
+  });
+
+  it('GIVEN the operator listener on the public port THEN start is refused', () => {
+    expect(problems({ ...minimal, HTTP_PORT: '8080', OPS_HTTP_PORT: '8080' }).map((p) => p.key)).toEqual([
+      'OPS_HTTP_PORT',
+    ]);
+    expect(loadConfig({ ...minimal, HTTP_PORT: '0', OPS_HTTP_PORT: '0' }).opsHttpPort).toBe(0);
   });
 
   it('GIVEN a config error THEN its message names no secret value', () => {

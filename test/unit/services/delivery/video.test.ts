@@ -10,6 +10,7 @@ import { SendLadder } from '../../../../src/services/delivery/send.js';
 import { DeliveryService } from '../../../../src/services/delivery/video.js';
 import { renderFailure } from '../../../../src/services/delivery/views.js';
 import type { JobRecord } from '../../../../src/services/jobs/record.js';
+import { MediaRefusedError } from '../../../../src/services/runtime/fetchGuard.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
 import { makeJob } from '../../../helpers/jobs.js';
 import { Codes, discordError, FakeRest, httpError, message } from '../../../helpers/fakeRest.js';
@@ -134,6 +135,18 @@ describe('DeliveryService over the send ladder', () => {
 
     expect(outcome.kind).toBe('retry');
     expect(rest.calls).toEqual([]);
+  });
+
+  it('GIVEN the fetch guard refuses the URL or its bytes THEN the outcome is refused, nothing is sent, nothing kept', async () => {
+    for (const reason of ['not_public', 'not_media'] as const) {
+      const job = await delivering();
+      answer = () => Promise.reject(new MediaRefusedError(reason, 'files.test'));
+      const outcome = await delivery.deliver(job);
+
+      expect(outcome).toMatchObject({ kind: 'refused', reason });
+      expect(rest.calls).toEqual([]);
+      expect(downloads.bytes).toBe(0);
+    }
   });
 
   it('GIVEN a bot-token edit delivers THEN one mention is posted, under a nonce recorded before it', async () => {

@@ -1,7 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { formatBytes } from '../../../../src/lib/format.js';
-import { renderFailure, renderMention, renderResult, renderStatus } from '../../../../src/services/delivery/views.js';
+import {
+  renderFailure,
+  renderMention,
+  renderResult,
+  renderStatus,
+  shownPrompt,
+} from '../../../../src/services/delivery/views.js';
 import { makeJob } from '../../../helpers/jobs.js';
+
+describe('shownPrompt (DESIGN §1.10)', () => {
+  it('GIVEN markdown a member could abuse THEN masked links, headings, lists and emphasis are escaped', () => {
+    expect(shownPrompt('[Claim your Nitro](https://evil.example)', 100)).toBe(
+      '\\[Claim your Nitro](https://evil.example)',
+    );
+    expect(shownPrompt('# Big\n- item\n1. first', 100)).toBe('\\# Big\n\\- item\n1\\. first');
+    expect(shownPrompt('**bold** ||spoiler|| `code`', 100)).toBe('\\*\\*bold\\*\\* \\|\\|spoiler\\|\\| \\`code\\`');
+  });
+
+  it('GIVEN a prompt that escaping makes longer THEN it still fits the limit', () => {
+    const shown = shownPrompt('*'.repeat(2000), 4000);
+    expect(shown.length).toBeLessThanOrEqual(4000);
+    expect(shown.startsWith('\\*\\*')).toBe(true);
+  });
+});
 
 describe('renderers', () => {
   it('GIVEN a generating job THEN the status names model and aspect and counts up from the start', () => {

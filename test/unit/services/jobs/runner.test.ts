@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { t } from '../../../../src/i18n/index.js';
 import { GENERATION_TIMEOUT_MS, LATE_POLL_MS, type JobRecord } from '../../../../src/services/jobs/record.js';
 import { KieOutcomeUnknownError, KiePausedError } from '../../../../src/services/kie/errors.js';
 import { makeJob } from '../../../helpers/jobs.js';
@@ -105,6 +106,21 @@ describe('JobRunner state machine (fake clock)', () => {
     await vi.advanceTimersByTimeAsync(2_400);
     expect((await rig.jobs.get(job.id))?.state).toBe('delivered');
     expect(await rig.units(job)).toBe(4);
+  });
+
+  it('GIVEN a result the media fetch guard refuses THEN the job fails once with the refund, never retried', async () => {
+    const job = await rig.accept();
+    rig.kie.statuses = ['succeeded'];
+    rig.delivery.outcomes = ['refused'];
+    rig.runner.enqueue(job);
+    await vi.advanceTimersByTimeAsync(RIG_POLL_MS * 1.2);
+    const failed = await rig.jobs.get(job.id);
+    expect(failed).toMatchObject({ state: 'failed', failure: { reason: 'media_refused' }, refunded: true });
+    expect(await rig.units(job)).toBe(5);
+    expect(rig.delivery.attempts).toBe(1);
+    expect(rig.delivery.failures.map((f) => f.content.split('\n')[1])).toEqual([t('en-US', 'failed.media_refused')]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(rig.delivery.attempts).toBe(1);
   });
 
   it('GIVEN more jobs than the generate rate THEN the rest wait in order with their position shown', async () => {
