@@ -281,7 +281,10 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         })
       : null;
   if (config.publicBaseUrl !== undefined && config.kieWebhookHmacKey === undefined) {
-    logger.warn({}, 'ALLOW_UNSIGNED_CALLBACKS: kie callbacks are not signed; anyone can send them (each only causes a read)');
+    logger.warn(
+      {},
+      'ALLOW_UNSIGNED_CALLBACKS: kie callbacks are not signed; anyone can send them (each only causes a read)',
+    );
   }
   const stopAnswering =
     config.shard === null

@@ -7,6 +7,7 @@
  * operator's (DESIGN §7, §8).
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Agent } from 'undici';
 import { loadConfigOrExit, secretsOf, type Config } from './config.js';
 import { systemClock } from './lib/clock.js';
 import { createLogger, type Logger } from './logger.js';
@@ -48,10 +49,20 @@ export async function startManager(
     );
   }
   const clock = systemClock;
-  const totalShards =
-    config.shardCount === 'auto'
-      ? await recommendedShardCount({ apiBaseUrl: config.discordApiBaseUrl, token: config.discordToken })
-      : config.shardCount;
+  let totalShards = config.shardCount;
+  if (totalShards === 'auto') {
+    // The manager's only outbound call: its own pool, closed once answered.
+    const agent = new Agent();
+    try {
+      totalShards = await recommendedShardCount({
+        apiBaseUrl: config.discordApiBaseUrl,
+        token: config.discordToken,
+        dispatcher: agent,
+      });
+    } finally {
+      await agent.close();
+    }
+  }
   logger.info({ shards: totalShards, requested: config.shardCount }, 'shard count resolved');
 
   const stores = openStores(config.store);

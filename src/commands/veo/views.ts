@@ -49,7 +49,12 @@ export function renderDetails(job: JobRecord, locale: string): MessageView {
   return {
     content: '',
     embeds: [
-      { title: t(locale, 'details.title'), description: shownPrompt(options.prompt, 4000), color: COLOR_WORKING, fields },
+      {
+        title: t(locale, 'details.title'),
+        description: shownPrompt(options.prompt, 4000),
+        color: COLOR_WORKING,
+        fields,
+      },
     ],
     components: [],
     allowedMentions: quiet,

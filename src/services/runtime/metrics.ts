@@ -120,7 +120,8 @@ export class BotMetrics {
 
   /** The jobs moving when this process took over (read once at start; every write after updates them). */
   seedJobs(jobs: readonly Pick<JobRecord, 'id' | 'state'>[]): void {
-    for (const job of jobs) if (!FINAL_STATES.has(job.state) && !this.#moving.has(job.id)) this.#moving.set(job.id, job.state);
+    for (const job of jobs)
+      if (!FINAL_STATES.has(job.state) && !this.#moving.has(job.id)) this.#moving.set(job.id, job.state);
   }
 
   /** Called by the job store on every write. */

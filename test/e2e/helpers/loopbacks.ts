@@ -38,7 +38,11 @@ export async function startLoopbacks(options: LoopbackOptions): Promise<Loopback
   const kie = await LoopbackKie.start(options.videoBytes === undefined ? {} : { videoBytes: options.videoBytes });
   const dir = mkdtempSync(path.join(tmpdir(), options.dirPrefix));
   // The loopbacks serve media over http://127.0.0.1, which the media fetch guard refuses unless trusted.
-  const trusted = [new URL(kie.baseUrl).origin, new URL(discord.apiBase).origin, ...(options.trustedMediaOrigins ?? [])];
+  const trusted = [
+    new URL(kie.baseUrl).origin,
+    new URL(discord.apiBase).origin,
+    ...(options.trustedMediaOrigins ?? []),
+  ];
   const env = {
     DISCORD_TOKEN: discord.botToken,
     DISCORD_APPLICATION_ID: discord.applicationId,

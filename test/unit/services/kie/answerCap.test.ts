@@ -52,7 +52,7 @@ describe('kie answers are read with a 1 MiB cap (DESIGN §7)', () => {
 
     expect(outcome).toBeInstanceOf(KieResponseError);
     expect(outcome).toMatchObject({ httpStatus: 200 });
-    expect(String((outcome as Error).message)).toContain(String(KIE_ANSWER_MAX_BYTES));
+    expect((outcome as Error).message).toContain(String(KIE_ANSWER_MAX_BYTES));
     expect(kie.requests).toHaveLength(1);
     // What crossed the wire: the socket closed a few buffers past the cap, not 300 MB later.
     expect(await written).toBeLessThan(32 * MB);

@@ -115,8 +115,7 @@ describe('MediaFetchGuard against loopback servers (what crosses the wire)', () 
 
   it('GIVEN a trusted URL that redirects to the internal server THEN the hop is refused and the internal server sees nothing', async () => {
     cdn.handler = (req, res) => {
-      const to =
-        req.url === '/plain' ? `${internal.origin}/secret` : `https://127.0.0.1:${internal.port}/secret`;
+      const to = req.url === '/plain' ? `${internal.origin}/secret` : `https://127.0.0.1:${internal.port}/secret`;
       res.writeHead(302, { location: to }).end();
     };
     expect((await refusal(guard().fetch(`${cdn.origin}/plain`, 'video', MiB))).reason).toBe('not_https');

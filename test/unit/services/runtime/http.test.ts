@@ -200,8 +200,8 @@ describe('CallbackServer (the public listener)', () => {
       expect(elapsedMs).toBeLessThan(20_000);
     }
     // Node answers the two that started a request with 408 before closing.
-    expect(results[1]!.answer).toMatch(/^HTTP\/1\.1 408/);
-    expect(results[2]!.answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(results[1].answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(results[2].answer).toMatch(/^HTTP\/1\.1 408/);
     // Only the one that got as far as a body reached the handler, which saw it cut off: counted, not an error.
     expect(counted).toEqual(['aborted']);
   });
