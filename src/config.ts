@@ -2,14 +2,25 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { flag, httpUrl, optional, required, snowflake, wholeNumber } from './lib/envFields.js';
 import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel, type VeoModelInfo } from './lib/models.js';
 import { parseRate, type Rate } from './lib/rate.js';
 import type { ShardPlace } from './lib/shard.js';
+import {
+  OPERATOR_HINTS,
+  operatorKeys,
+  operatorProblems,
+  operatorSettings,
+  type OperatorSettings,
+  type QuotaCeilings,
+} from './operatorConfig.js';
+
+export type { CreditPrices, QuotaCeilings } from './operatorConfig.js';
 
 /** Redis keys are `<prefix>:<namespace>::<key>` with a prefix, `<namespace>::<key>` without (prefix ''). */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string; prefix: string };
 
-export interface Config {
+export interface Config extends Omit<OperatorSettings, 'ceilings'> {
   readonly discordToken: string;
   readonly applicationId: string;
   readonly kieApiKey: string;
@@ -30,6 +41,7 @@ export interface Config {
     readonly windowHours: number;
     readonly costs: Readonly<Record<VeoModel, number>>;
     readonly maxActiveJobs: number;
+    readonly ceilings: QuotaCeilings;
   };
   readonly generateRate: Readonly<Rate>;
   readonly pollIntervalMs: number;
@@ -75,41 +87,8 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   SHARD_COUNT: 'auto (Discord recommends a count) or a whole number from 1 to 4096',
   SHARD_SPAWN_DELAY_MS: 'milliseconds; the default 5500 keeps IDENTIFYs 5 s apart',
   SHARDS: 'set by the sharding manager (the shard id); do not set it yourself',
+  ...OPERATOR_HINTS,
 };
-
-const required = z.string().trim().min(1, 'is required');
-const optional = z
-  .string()
-  .trim()
-  .transform((v) => (v === '' ? undefined : v))
-  .optional();
-const httpUrl = (fallback: string) =>
-  z
-    .string()
-    .trim()
-    .default(fallback)
-    .refine((v) => /^https?:\/\/[^\s]+$/.test(v), 'must be an http(s) URL')
-    .transform((v) => v.replace(/\/+$/, ''));
-const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .default(String(fallback))
-    .refine((v) => /^\d+$/.test(v), 'must be a whole number')
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
-const flag = (fallback: boolean) =>
-  z
-    .string()
-    .trim()
-    .toLowerCase()
-    .default(String(fallback))
-    .refine((v) => v === 'true' || v === 'false', 'must be true or false')
-    .transform((v) => v === 'true');
-const snowflake = z
-  .string()
-  .trim()
-  .refine((v) => /^\d{17,20}$/.test(v), 'must be a Discord id (17 to 20 digits)');
 
 type CostKey = `QUOTA_COST_${Uppercase<VeoModelInfo['short']>}`;
 
@@ -162,6 +141,7 @@ const schema = z.object({
   QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
   ...costKeys,
   MAX_ACTIVE_JOBS_PER_USER: wholeNumber(2, 1),
+  ...operatorKeys,
   KIE_GENERATE_RATE: z
     .string()
     .default('20/10s')
@@ -241,15 +221,16 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
   const costs = byModel((m) => e[costKey(m)]);
   const shard = shardOf(e.SHARDING_MANAGER, e.SHARDS, e.SHARD_COUNT);
   const defaultCost = costs[e.DEFAULT_MODEL];
+  const inconsistent = operatorProblems(e, defaultCost);
   if (defaultCost > e.QUOTA_LIMIT) {
-    throw new ConfigError([
-      {
-        key: 'DEFAULT_MODEL',
-        problem: `costs ${defaultCost} units, more than QUOTA_LIMIT (${e.QUOTA_LIMIT}), so no member could ever use it`,
-        hint: 'raise QUOTA_LIMIT or choose a cheaper DEFAULT_MODEL',
-      },
-    ]);
+    inconsistent.unshift({
+      key: 'DEFAULT_MODEL',
+      problem: `costs ${defaultCost} units, more than QUOTA_LIMIT (${e.QUOTA_LIMIT}), so no member could ever use it`,
+      hint: 'raise QUOTA_LIMIT or choose a cheaper DEFAULT_MODEL',
+    });
   }
+  if (inconsistent.length > 0) throw new ConfigError(inconsistent);
+  const { ceilings, ...operator } = operatorSettings(e);
   return Object.freeze({
     discordToken: e.DISCORD_TOKEN,
     applicationId: e.DISCORD_APPLICATION_ID,
@@ -270,7 +251,9 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
       windowHours: e.QUOTA_WINDOW_HOURS,
       costs,
       maxActiveJobs: e.MAX_ACTIVE_JOBS_PER_USER,
+      ceilings,
     },
+    ...operator,
     generateRate: e.KIE_GENERATE_RATE,
     pollIntervalMs: e.KIE_POLL_INTERVAL_MS,
     hdPollIntervalMs: e.KIE_HD_POLL_INTERVAL_MS,

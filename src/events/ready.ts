@@ -2,7 +2,9 @@ import { Events, type Client } from 'discord.js';
 import type { Logger } from '../logger.js';
 import { isFinal } from '../services/jobs/record.js';
 import type { JobStore } from '../services/jobs/store.js';
+import { parseHdSpendId, type CreditBudget } from '../services/quota/credits.js';
 import type { JobLookup } from '../services/quota/reconcile.js';
+import type { SpendLookup } from '../services/quota/shared.js';
 import type { QuotaService } from '../services/quota/service.js';
 import type { BotEvent } from './index.js';
 
@@ -12,6 +14,10 @@ export interface ReadyDeps {
   readonly lease: { readonly held: boolean };
   readonly jobs: Pick<JobStore, 'get'>;
   readonly quota: Pick<QuotaService, 'reconcile'>;
+  /** The bot's credit budget: its open spends are settled beside the unit ledgers. */
+  readonly credits?: Pick<CreditBudget, 'reconcile'>;
+  /** Reads the application's owner or team from Discord, once. */
+  readonly operators?: { load(): Promise<void> };
   readonly runner: { resume(): Promise<unknown> };
   readonly hd: { resume(): Promise<unknown> };
   /** Whether this process owns a guild's ledgers (guildId null: the DM buckets). */
@@ -31,12 +37,22 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
     if (!isFinal(job)) return 'active';
     return job.state === 'delivered' || job.state === 'undeliverable' ? 'delivered' : 'failed';
   };
+  // A 1080P spend belongs to one click: it stands once kie made the file, goes back when it did not.
+  const spendLookup: SpendLookup = async (spendId) => {
+    const click = parseHdSpendId(spendId);
+    if (!click) return lookup(spendId);
+    const job = await deps.jobs.get(click.jobId);
+    if (!job) return 'missing';
+    if (job.hd?.interactionId !== click.interactionId) return 'failed';
+    return job.hd.state === 'preparing' ? 'active' : job.hd.state === 'ready' ? 'delivered' : 'failed';
+  };
   return {
     name: Events.ClientReady,
     once: true,
     async execute(client: Client<true>) {
       const { logger } = deps;
       logger.info({ user: client.user.id, guilds: client.guilds.cache.size }, 'connected to Discord');
+      await deps.operators?.load();
       if (!deps.lease.held) {
         logger.error({}, 'connected without the store lease; not resuming jobs');
         return;
@@ -44,6 +60,8 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
       try {
         const reconciled = await deps.quota.reconcile(lookup, deps.ownsGuild, deps.startedAt);
         logger.info({ ...reconciled }, 'quota reconciled');
+        const credits = await deps.credits?.reconcile(spendLookup, deps.ownsGuild, deps.startedAt);
+        if (credits) logger.info({ ...credits }, 'credit budget reconciled');
         await deps.runner.resume();
         await deps.hd.resume();
       } catch (error) {

@@ -68,7 +68,15 @@ describe('loadConfig', () => {
       windowHours: 24,
       costs: { veo3: 4, veo3_fast: 1, veo3_lite: 1 },
       maxActiveJobs: 2,
+      ceilings: { maxAllowance: 20, minWindowHours: 24, maxActiveJobs: 5 },
     });
+    expect(config.userDailyUnits).toBeNull();
+    expect(config.credits).toEqual({
+      dailyBudget: null,
+      prices: { models: { veo3: 250, veo3_fast: 60, veo3_lite: 30 }, hd1080p: 5, uhd4k: 120 },
+    });
+    expect(config.quotaCost4k).toBe(2);
+    expect(config.operatorIds).toEqual([]);
     expect(config.generateRate).toEqual({ limit: 20, windowMs: 10_000 });
     expect(config.allowDms).toBe(false);
     expect(config.httpPort).toBe(8080);
