@@ -1,4 +1,4 @@
-import { Client, GatewayIntentBits, RESTEvents, SnowflakeUtil, Status } from 'discord.js';
+import { Client, GatewayIntentBits, RESTEvents, Routes, SnowflakeUtil, Status } from 'discord.js';
 import { createCommands } from './commands/index.js';
 import { secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
@@ -244,9 +244,6 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       jobs,
       quota,
       credits,
-      operators: {
-        load: () => operators.load(() => client.application?.fetch() ?? Promise.reject(new Error('no application'))),
-      },
       runner,
       hd,
       // Other shards' ledgers are theirs to settle (and may be in use right now).
@@ -320,6 +317,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       if (stopped) return;
       // A single process after a sharded run: its jobs are still filed under the shards' indexes.
       if (config.shard === null) await adoptShardLayout(stores.jobs, 1, clock, logger);
+      // Before login, so it is settled before the first interaction (and never asked again).
+      client.rest.setToken(config.discordToken);
+      await operators.load(() => client.rest.get(Routes.currentApplication()));
       await client.login(config.discordToken);
     },
     async stop() {

@@ -16,8 +16,6 @@ export interface ReadyDeps {
   readonly quota: Pick<QuotaService, 'reconcile'>;
   /** The bot's credit budget: its open spends are settled beside the unit ledgers. */
   readonly credits?: Pick<CreditBudget, 'reconcile'>;
-  /** Reads the application's owner or team from Discord, once. */
-  readonly operators?: { load(): Promise<void> };
   readonly runner: { resume(): Promise<unknown> };
   readonly hd: { resume(): Promise<unknown> };
   /** Whether this process owns a guild's ledgers (guildId null: the DM buckets). */
@@ -52,7 +50,6 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
     async execute(client: Client<true>) {
       const { logger } = deps;
       logger.info({ user: client.user.id, guilds: client.guilds.cache.size }, 'connected to Discord');
-      await deps.operators?.load();
       if (!deps.lease.held) {
         logger.error({}, 'connected without the store lease; not resuming jobs');
         return;
