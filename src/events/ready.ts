@@ -25,6 +25,21 @@ export interface ReadyDeps {
 }
 
 /**
+ * What became of a credit spend: a job's is its job's fate; a 1080P spend belongs to one click, and stands
+ * once kie made the file (or is still making it), goes back when it did not.
+ */
+export function spendLookupOf(jobs: Pick<JobStore, 'get'>, lookup: JobLookup): SpendLookup {
+  return async (spendId) => {
+    const click = parseHdSpendId(spendId);
+    if (!click) return lookup(spendId);
+    const job = await jobs.get(click.jobId);
+    if (!job) return 'missing';
+    if (job.hd?.interactionId !== click.interactionId) return 'failed';
+    return job.hd.state === 'preparing' ? 'active' : job.hd.state === 'ready' ? 'delivered' : 'failed';
+  };
+}
+
+/**
  * The start-up sequence, once per process (not on every reconnect): settle the ledgers a previous process
  * left, then resume its jobs and its 1080P preparations.
  */
@@ -35,15 +50,7 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
     if (!isFinal(job)) return 'active';
     return job.state === 'delivered' || job.state === 'undeliverable' ? 'delivered' : 'failed';
   };
-  // A 1080P spend belongs to one click: it stands once kie made the file, goes back when it did not.
-  const spendLookup: SpendLookup = async (spendId) => {
-    const click = parseHdSpendId(spendId);
-    if (!click) return lookup(spendId);
-    const job = await deps.jobs.get(click.jobId);
-    if (!job) return 'missing';
-    if (job.hd?.interactionId !== click.interactionId) return 'failed';
-    return job.hd.state === 'preparing' ? 'active' : job.hd.state === 'ready' ? 'delivered' : 'failed';
-  };
+  const spendLookup = spendLookupOf(deps.jobs, lookup);
   return {
     name: Events.ClientReady,
     once: true,

@@ -203,8 +203,8 @@ describe('a public bot its operator can afford (real discord.js client, loopback
     expect(h.kie.requests.filter((r) => r.path === '/api/v1/chat/credit')).toHaveLength(1);
   });
 
-  it('GIVEN a member who did not make a video and lacks Manage Server WHEN they click 1080P THEN they are told privately and kie is never asked', async () => {
-    h = await startHarness();
+  it('GIVEN a member who did not make a video and lacks Manage Server WHEN they click 1080P THEN they are told privately and kie is never asked; the requester is refused too once the budget cannot afford it', async () => {
+    h = await startHarness({ env: { DAILY_CREDIT_BUDGET: '64', KIE_CREDITS_FAST: '60', KIE_CREDITS_1080P: '5' } });
     const handle = await prompt(h, 'a public video a stranger can see');
     const done = await h.job(handle.interactionId, (j) => j.state === 'delivered');
     const click = await h.discord.buttonClick({
@@ -214,6 +214,13 @@ describe('a public bot its operator can afford (real discord.js client, loopback
     });
     expect(await ephemeralText(h, click)).toBe(
       `Only <@${h.discord.userId}>, who made this video, or a member with Manage Server can ask for its 1080P version: it uses the bot’s credits, and an upgraded video can no longer be extended.`,
+    );
+    expect(h.kie.requests.filter((r) => r.path === '/api/v1/veo/get-1080p-video')).toEqual([]);
+    expect((await h.bot.jobs.get(done.id))?.hd).toBeNull();
+
+    const own = await h.discord.buttonClick({ customId: `veo:hd:${done.id}`, messageId: done.messageId! });
+    expect(await ephemeralText(h, own)).toMatch(
+      /^The bot has spent its video budget for the last 24 hours, so the 1080P version cannot be made now\. Try again <t:\d+:R>\.$/,
     );
     expect(h.kie.requests.filter((r) => r.path === '/api/v1/veo/get-1080p-video')).toEqual([]);
     expect((await h.bot.jobs.get(done.id))?.hd).toBeNull();
