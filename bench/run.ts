@@ -9,6 +9,7 @@ import type { InteractionHandle, LoopbackDiscord, RecordedRequest } from '../tes
 import type { LoopbackKie } from '../test/e2e/helpers/loopbackKie.js';
 import { startLoopbacks } from '../test/e2e/helpers/loopbacks.js';
 import { BotProcess, type ProbeStats } from './botProcess.js';
+import { BEFORE_COMMIT, measureFairQueue, measureReserve } from './publicBot.js';
 
 const MiB = 1024 * 1024;
 const STRING = 3;
@@ -30,7 +31,9 @@ async function startRig(env: Record<string, string>, videoBytes?: number): Promi
   const bot = await BotProcess.start({
     ...loopbacks.env,
     QUOTA_LIMIT: '1000000',
+    SERVER_MAX_ALLOWANCE: '1000000',
     MAX_ACTIVE_JOBS_PER_USER: '1000',
+    SERVER_MAX_ACTIVE_JOBS: '1000',
     ...env,
   });
   return {
@@ -424,6 +427,22 @@ async function main(): Promise<void> {
     const relay = await measureRelayMemory();
     results.relayMemory = relay;
     console.log(table('5. Relay memory: 10 deliveries of an 8 MB mp4 at once', relay));
+  }
+
+  if (wanted('fair')) {
+    const fair = await measureFairQueue();
+    results.fairQueue = fair;
+    console.log(table("6. Fair queue: server A's 40 jobs, then server B's one (20/10s): B's wait", fair));
+  }
+
+  if (wanted('ledger')) {
+    const ledger = await measureReserve();
+    results.reserveOnBusyServer = ledger;
+    for (const [when, figures] of Object.entries(ledger)) {
+      const title = `7. reserve on a server with 50,000 jobs in its day (SQLite), ${when}`;
+      const rows = typeof figures === 'string' ? { note: figures } : figures;
+      console.log(table(when === 'before' ? `${title} (${BEFORE_COMMIT}, one entry per job)` : title, rows));
+    }
   }
 
   results.durationS = round((Date.now() - started) / 1000);

@@ -1,4 +1,4 @@
-import { Client, GatewayIntentBits, RESTEvents, SnowflakeUtil, Status } from 'discord.js';
+import { Client, GatewayIntentBits, RESTEvents, Routes, SnowflakeUtil, Status } from 'discord.js';
 import { Agent } from 'undici';
 import { createCommands } from './commands/index.js';
 import { secretsOf, type Config } from './config.js';
@@ -32,6 +32,10 @@ import { JobStore } from './services/jobs/store.js';
 import { scopeOf } from './services/jobs/record.js';
 import { KieClient } from './services/kie/client.js';
 import { QuotaService } from './services/quota/service.js';
+import { CachedBalance, CreditBudget } from './services/quota/credits.js';
+import { UserDailyUnits } from './services/quota/daily.js';
+import { sharedLedgerOn } from './services/quota/sharedRedis.js';
+import { Operators } from './commands/veoAdmin/operators.js';
 import { answerManager, processPort, type IpcPort } from './services/runtime/shardLink.js';
 import { openStores } from './services/runtime/store.js';
 
@@ -45,6 +49,9 @@ export interface BotOverrides {
   /** A shard's IPC channel to the sharding manager (default: this process's, when config.shard is set). */
   readonly managerPort?: IpcPort;
 }
+
+/** Operators see the kie balance as read at most this long ago (never a kie call per `/veo-admin status`). */
+const BALANCE_MAX_AGE_MS = 5 * 60_000;
 
 /** Shutdown gives running work this long to write its state before the gateway and store close. */
 const STOP_WORK_GRACE_MS = 6_000;
@@ -96,13 +103,29 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     onRequest: ({ path, code }) => metrics.kieRequest(path, code),
   });
   const guildSettings = new GuildSettingsStore(stores.guilds, logger);
+  // Both ledgers span every server, so every process of the bot shares them (on Redis, atomically).
+  const credits = new CreditBudget({
+    ledger: sharedLedgerOn(stores.quota, 'credits', logger),
+    budget: config.credits.dailyBudget,
+    prices: config.credits.prices,
+    clock,
+    logger,
+  });
+  const daily =
+    config.userDailyUnits === null
+      ? null
+      : new UserDailyUnits(sharedLedgerOn(stores.quota, 'daily', logger), config.userDailyUnits, clock);
   const quota = new QuotaService({
     store: stores.quota,
     clock,
     defaults: config.quota,
     settings: (guildId) => guildSettings.get(guildId),
+    daily,
+    credits,
     logger,
   });
+  const operators = new Operators(config.operatorIds, logger);
+  const balance = new CachedBalance(() => kie.credits(), clock, BALANCE_MAX_AGE_MS, logger);
   const jobs = new JobStore(stores.jobs, clock, (previous, next) => metrics.jobChanged(previous, next), place);
   // kie's limit is per account: each of N shards gets 1/N of it.
   // The window is widened by 5%: kie counts arrivals, and network jitter can bunch two requests that
@@ -198,6 +221,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     clock,
     logger,
     pollIntervalMs: config.hdPollIntervalMs,
+    credits,
   });
   const images = new ImagePreparer({
     upload: (request) => kie.uploadFile(request),
@@ -211,6 +235,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     jobs,
     runner,
     quota,
+    credits,
+    operators,
+    balance,
     kie,
     hd,
     images,
@@ -236,6 +263,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       lease,
       jobs,
       quota,
+      credits,
       runner,
       hd,
       // Other shards' ledgers are theirs to settle (and may be in use right now).
@@ -334,6 +362,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       metrics.seedJobs(await jobs.active());
       // A single process after a sharded run: its jobs are still filed under the shards' indexes.
       if (config.shard === null) await adoptShardLayout(stores.jobs, 1, clock, logger);
+      // Before login, so it is settled before the first interaction (and never asked again).
+      client.rest.setToken(config.discordToken);
+      await operators.load(() => client.rest.get(Routes.currentApplication()));
       await client.login(config.discordToken);
     },
     async stop() {

@@ -6,11 +6,21 @@ import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel, type VeoModelInfo } 
 import { flag, host, httpUrl, optional, originList, required, snowflake, wholeNumber } from './lib/envFields.js';
 import { parseRate, type Rate } from './lib/rate.js';
 import type { ShardPlace } from './lib/shard.js';
+import {
+  OPERATOR_HINTS,
+  operatorKeys,
+  operatorProblems,
+  operatorSettings,
+  type OperatorSettings,
+  type QuotaCeilings,
+} from './operatorConfig.js';
+
+export type { CreditPrices, QuotaCeilings } from './operatorConfig.js';
 
 /** Redis keys are `<prefix>:<namespace>::<key>` with a prefix, `<namespace>::<key>` without (prefix ''). */
 export type StoreLocation = { kind: 'sqlite'; file: string } | { kind: 'redis'; url: string; prefix: string };
 
-export interface Config {
+export interface Config extends Omit<OperatorSettings, 'ceilings'> {
   readonly discordToken: string;
   readonly applicationId: string;
   readonly kieApiKey: string;
@@ -41,6 +51,7 @@ export interface Config {
     readonly windowHours: number;
     readonly costs: Readonly<Record<VeoModel, number>>;
     readonly maxActiveJobs: number;
+    readonly ceilings: QuotaCeilings;
   };
   readonly generateRate: Readonly<Rate>;
   readonly pollIntervalMs: number;
@@ -92,6 +103,7 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   SHARD_COUNT: 'auto (Discord recommends a count) or a whole number from 1 to 4096',
   SHARD_SPAWN_DELAY_MS: 'milliseconds; the default 5500 keeps IDENTIFYs 5 s apart',
   SHARDS: 'set by the sharding manager (the shard id); do not set it yourself',
+  ...OPERATOR_HINTS,
 };
 
 type CostKey = `QUOTA_COST_${Uppercase<VeoModelInfo['short']>}`;
@@ -151,6 +163,7 @@ const schema = z.object({
   QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
   ...costKeys,
   MAX_ACTIVE_JOBS_PER_USER: wholeNumber(2, 1),
+  ...operatorKeys,
   KIE_GENERATE_RATE: z
     .string()
     .default('20/10s')
@@ -230,16 +243,17 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
   const costs = byModel((m) => e[costKey(m)]);
   const shard = shardOf(e.SHARDING_MANAGER, e.SHARDS, e.SHARD_COUNT);
   const defaultCost = costs[e.DEFAULT_MODEL];
+  const inconsistent = operatorProblems(e, defaultCost);
   if (defaultCost > e.QUOTA_LIMIT) {
-    throw new ConfigError([
-      {
-        key: 'DEFAULT_MODEL',
-        problem: `costs ${defaultCost} units, more than QUOTA_LIMIT (${e.QUOTA_LIMIT}), so no member could ever use it`,
-        hint: 'raise QUOTA_LIMIT or choose a cheaper DEFAULT_MODEL',
-      },
-    ]);
+    inconsistent.unshift({
+      key: 'DEFAULT_MODEL',
+      problem: `costs ${defaultCost} units, more than QUOTA_LIMIT (${e.QUOTA_LIMIT}), so no member could ever use it`,
+      hint: 'raise QUOTA_LIMIT or choose a cheaper DEFAULT_MODEL',
+    });
   }
-  refuseUnworkable(e);
+  inconsistent.push(...unworkable(e));
+  if (inconsistent.length > 0) throw new ConfigError(inconsistent);
+  const { ceilings, ...operator } = operatorSettings(e);
   return Object.freeze({
     discordToken: e.DISCORD_TOKEN,
     applicationId: e.DISCORD_APPLICATION_ID,
@@ -266,7 +280,9 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
       windowHours: e.QUOTA_WINDOW_HOURS,
       costs,
       maxActiveJobs: e.MAX_ACTIVE_JOBS_PER_USER,
+      ceilings,
     },
+    ...operator,
     generateRate: e.KIE_GENERATE_RATE,
     pollIntervalMs: e.KIE_POLL_INTERVAL_MS,
     hdPollIntervalMs: e.KIE_HD_POLL_INTERVAL_MS,
@@ -280,7 +296,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
 }
 
 /** Settings that parse but can never be right together, refused before anything starts. */
-function refuseUnworkable(e: z.infer<typeof schema>): void {
+function unworkable(e: z.infer<typeof schema>): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   // ?job= is outside kie's signature: unsigned callbacks from the internet could name any job (DESIGN §6).
   if (e.PUBLIC_BASE_URL !== undefined && e.KIE_WEBHOOK_HMAC_KEY === undefined && !e.ALLOW_UNSIGNED_CALLBACKS) {
@@ -297,7 +313,7 @@ function refuseUnworkable(e: z.infer<typeof schema>): void {
       hint: CONFIG_HINTS.OPS_HTTP_PORT ?? '',
     });
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  return problems;
 }
 
 /** This process's place when the sharding manager spawned it (it sets SHARDING_MANAGER, SHARDS and SHARD_COUNT). */

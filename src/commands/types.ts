@@ -15,6 +15,7 @@ import type { JobRunner } from '../services/jobs/runner.js';
 import type { JobStore } from '../services/jobs/store.js';
 import type { KieCircuitState } from '../services/kie/circuit.js';
 import type { TaskInfo } from '../services/kie/types.js';
+import type { Balance, CreditBudget } from '../services/quota/credits.js';
 import type { QuotaService } from '../services/quota/service.js';
 
 export interface CommandDeps {
@@ -22,9 +23,14 @@ export interface CommandDeps {
   readonly jobs: JobStore;
   readonly runner: JobRunner;
   readonly quota: QuotaService;
+  /** The bot's own daily kie-credit budget: every kie spend reserves from it first. */
+  readonly credits: CreditBudget;
+  /** The bot's operators (OPERATOR_IDS and the application's owner or team): only they see the balance. */
+  readonly operators: { isOperator(userId: string): boolean };
+  /** The kie balance, read at most every few minutes; null when it could never be read. */
+  readonly balance: { get(): Promise<Balance | null> };
   readonly kie: {
     readonly circuit: { pauseReason(): 'credits' | 'maintenance' | null; readonly state: KieCircuitState };
-    credits(): Promise<number>;
     /** `/veo jobs` re-reads old tasks: kie keeps results 14 days. */
     recordInfo(taskId: string): Promise<TaskInfo>;
   };

@@ -2,7 +2,9 @@ import { Events, type Client } from 'discord.js';
 import type { Logger } from '../logger.js';
 import { isFinal } from '../services/jobs/record.js';
 import type { JobStore } from '../services/jobs/store.js';
+import { parseHdSpendId, type CreditBudget } from '../services/quota/credits.js';
 import type { JobLookup } from '../services/quota/reconcile.js';
+import type { SpendLookup } from '../services/quota/shared.js';
 import type { QuotaService } from '../services/quota/service.js';
 import type { BotEvent } from './index.js';
 
@@ -12,12 +14,29 @@ export interface ReadyDeps {
   readonly lease: { readonly held: boolean };
   readonly jobs: Pick<JobStore, 'get'>;
   readonly quota: Pick<QuotaService, 'reconcile'>;
+  /** The bot's credit budget: its open spends are settled beside the unit ledgers. */
+  readonly credits?: Pick<CreditBudget, 'reconcile'>;
   readonly runner: { resume(): Promise<unknown> };
   readonly hd: { resume(): Promise<unknown> };
   /** Whether this process owns a guild's ledgers (guildId null: the DM buckets). */
   readonly ownsGuild: (guildId: string | null) => boolean;
   /** This process's start: ledger entries reserved after it are its own, never leftovers. */
   readonly startedAt: number;
+}
+
+/**
+ * What became of a credit spend: a job's is its job's fate; a 1080P spend belongs to one click, and stands
+ * once kie made the file (or is still making it), goes back when it did not.
+ */
+export function spendLookupOf(jobs: Pick<JobStore, 'get'>, lookup: JobLookup): SpendLookup {
+  return async (spendId) => {
+    const click = parseHdSpendId(spendId);
+    if (!click) return lookup(spendId);
+    const job = await jobs.get(click.jobId);
+    if (!job) return 'missing';
+    if (job.hd?.interactionId !== click.interactionId) return 'failed';
+    return job.hd.state === 'preparing' ? 'active' : job.hd.state === 'ready' ? 'delivered' : 'failed';
+  };
 }
 
 /**
@@ -31,6 +50,7 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
     if (!isFinal(job)) return 'active';
     return job.state === 'delivered' || job.state === 'undeliverable' ? 'delivered' : 'failed';
   };
+  const spendLookup = spendLookupOf(deps.jobs, lookup);
   return {
     name: Events.ClientReady,
     once: true,
@@ -44,6 +64,8 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
       try {
         const reconciled = await deps.quota.reconcile(lookup, deps.ownsGuild, deps.startedAt);
         logger.info({ ...reconciled }, 'quota reconciled');
+        const credits = await deps.credits?.reconcile(spendLookup, deps.ownsGuild, deps.startedAt);
+        if (credits) logger.info({ ...credits }, 'credit budget reconciled');
         await deps.runner.resume();
         await deps.hd.resume();
       } catch (error) {

@@ -62,7 +62,7 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   'veo-admin.unblock.user': { name: '成员', description: '要解封的成员' },
   'veo-admin.budget': { name: '预算', description: '查看或设置整个服务器每滚动 24 小时的单位上限' },
   'veo-admin.budget.units': { name: '单位数', description: '整个服务器每滚动 24 小时可用的单位数；0 表示取消上限' },
-  'veo-admin.status': { name: '状态', description: 'kie.ai 积分、视频服务是否暂停，以及本服务器的用量' },
+  'veo-admin.status': { name: '状态', description: '视频服务是否正在接受视频，以及本服务器的用量' },
   'veo-admin.forget': { name: '删除记录', description: '删除成员在本服务器的任务记录和用量' },
   'veo-admin.forget.user': { name: '成员', description: '要删除其记录的成员' },
 };

@@ -12,12 +12,20 @@ export const enUS = {
     'Video generation is paused: the service account is out of credits. I check every minute and accept videos again as soon as it is topped up; try again later.',
   'refusal.paused_maintenance':
     'Video generation is paused for maintenance at the video service. Try again in a few minutes.',
+  'refusal.credits':
+    'The bot has spent its video budget for the last 24 hours, which every server shares. Enough frees up {when}. Nothing was charged.',
+  'refusal.credits_never':
+    'The {model} model costs more than the bot’s whole daily video budget, so it cannot run. Pick a cheaper model.',
   'refusal.blocked':
     'A server admin has blocked you from generating videos here. Ask them if you think this is a mistake.',
   'refusal.budget': "This server's shared video budget for the last 24 hours is spent. Enough frees up {when}.",
   'refusal.active_jobs': 'You already have {max} videos in progress here. Try again when one of them finishes.',
   'refusal.quota':
     'You have {remaining} of your {limit} units left and {model} costs {cost}. Enough units come back {when}.',
+  'refusal.daily':
+    'You have {remaining} of your {limit} units left for the last 24 hours across all servers, and {model} costs {cost} here. Enough units come back {when}.',
+  'refusal.daily_never':
+    '{model} costs {cost} units here, more than the {limit} units anyone may use per 24 hours across all servers. Pick a cheaper model.',
   'refusal.model_unavailable':
     'The {model} model costs {cost} units, more than this server allows, so it is not available here. Pick {available}.',
   'refusal.no_model_available':
@@ -134,6 +142,11 @@ export const enUS = {
   'hd.refused':
     'The video service returned a 1080P file the bot will not fetch or post (not a safe public link, or not an MP4 video).',
   'hd.not_ready': 'This video is not finished yet, so there is no 1080P version to make.',
+  'hd.not_yours':
+    'Only <@{user}>, who made this video, or a member with Manage Server can ask for its 1080P version: it uses the bot’s credits, and an upgraded video can no longer be extended.',
+  'hd.credits':
+    'The bot has spent its video budget for the last 24 hours, so the 1080P version cannot be made now. Try again {when}.',
+  'hd.credits_never': 'A 1080P version costs more than the bot’s whole daily video budget, so it cannot be made.',
   'quota.units': '**{remaining} of {limit} units left** · next unit back {when}',
   'quota.units_full': '**{remaining} of {limit} units left**',
   'quota.running': '{units} units held by running jobs · {active} of {max} active jobs',
@@ -141,11 +154,17 @@ export const enUS = {
   'quota.cost': '{model} {cost}',
   'quota.cost_unavailable': '{model} {cost} (not available here)',
   'quota.budget': 'Server budget: {remaining} of {budget} units left over the last 24 h.',
+  'quota.daily': 'Across all servers: {remaining} of {limit} units left over the last 24 h.',
+  'quota.daily_next':
+    'Across all servers: {remaining} of {limit} units left over the last 24 h · next unit back {when}',
   'admin.guild_only': '`/veo-admin` works in servers only.',
   'admin.forbidden':
     'You need the Manage Server permission to use `/veo-admin`. Discord’s Integrations settings can show the command to others, but the bot checks the permission itself.',
   'admin.source_server': 'set here',
   'admin.source_default': 'default',
+  'admin.source_clamped': 'set here as {asked}, held to {applied}',
+  'admin.bound_max': 'the bot’s operator allows at most {value}',
+  'admin.bound_min': 'the bot’s operator allows no less than {value}',
   'admin.limits_title': '**Limits on this server**',
   'admin.limits_limit': 'Allowance per member: {value} units ({source})',
   'admin.limits_window': 'Window: {value} h, rolling ({source})',
@@ -159,6 +178,14 @@ export const enUS = {
   'admin.limits_reset': '✅ This server now uses the bot’s default limits.',
   'admin.limits_no_model':
     'That would leave no model cheap enough to run here (the cheapest would cost {cost} units). Nothing was changed.',
+  'admin.clamp_limit':
+    'Allowance per member: you asked for {asked} units; the bot’s operator allows at most {applied}, so it is {applied}.',
+  'admin.clamp_window':
+    'Window: you asked for {asked} h; the bot’s operator allows no shorter than {applied} h, so it is {applied} h.',
+  'admin.clamp_active':
+    'Videos in progress per member: you asked for {asked}; the bot’s operator allows at most {applied}, so it is {applied}.',
+  'admin.cost_floor':
+    'The cost of {model} cannot be {asked} units: the bot’s operator set its floor at {floor}. Nothing was changed.',
   'admin.reset_done':
     '✅ <@{user}> has a fresh window: {remaining} of {limit} units. Jobs still running count as in progress until they finish.',
   'admin.block_done': '🚫 <@{user}> can no longer generate videos here. Jobs already running finish normally.',
@@ -174,11 +201,18 @@ export const enUS = {
     '✅ Server budget set to {budget} units per rolling 24 h; {used} were already used in the last 24 h.',
   'admin.budget_cleared': '✅ Server budget removed.',
   'admin.status_title': '**Veo Bot status**',
-  'admin.status_credits': 'kie.ai credits: {credits}',
+  'admin.status_credits': 'kie.ai credits: {credits} (read {when})',
   'admin.status_credits_unknown': 'kie.ai credits: could not be read just now.',
   'admin.status_circuit_closed': 'Video service: accepting new videos.',
   'admin.status_circuit_credits': 'Video service: paused, out of credits (checked every minute).',
   'admin.status_circuit_maintenance': 'Video service: paused for maintenance (checked every minute).',
+  'admin.status_paused': 'Video service: paused; new videos are refused until it is back.',
+  'admin.status_spend':
+    'kie credits the bot spent in the last 24 h, across all servers: {used} of its daily budget of {budget}.',
+  'admin.status_spend_next':
+    'kie credits the bot spent in the last 24 h, across all servers: {used} of its daily budget of {budget}; the oldest frees up {when}.',
+  'admin.status_spend_unlimited':
+    'kie credits the bot spent in the last 24 h, across all servers: {used} (no DAILY_CREDIT_BUDGET is set).',
   'admin.status_jobs': 'Videos in progress in this server: {running}',
   'admin.status_units': 'Units used in this server in the last 24 h: {used} ({running} held by running jobs)',
   'admin.forget_done': '🗑️ Deleted {deleted} job records of <@{user}> in this server, and their usage.',

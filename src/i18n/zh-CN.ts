@@ -15,10 +15,16 @@ export const zhCN = {
   'refusal.paused_credits':
     '视频生成已暂停：服务账户的积分用完了。我每分钟检查一次，充值后会立即恢复接单；请稍后再试。',
   'refusal.paused_maintenance': '视频服务正在维护，视频生成已暂停。请过几分钟再试。',
+  'refusal.credits': '本机器人最近 24 小时的视频预算（所有服务器共用）已用完。{when}会有足够的额度。未扣除任何费用。',
+  'refusal.credits_never': '{model} 模型的费用超过了本机器人每天的全部视频预算，无法运行。请选择更便宜的模型。',
   'refusal.blocked': '服务器管理员已禁止你在这里生成视频。如果你认为这是误会，请联系管理员。',
   'refusal.budget': '本服务器最近 24 小时的共享视频预算已用完。{when}会有足够的额度。',
   'refusal.active_jobs': '你在这里已有 {max} 个视频正在生成。请等其中一个完成后再试。',
   'refusal.quota': '你的 {limit} 个单位还剩 {remaining} 个，而 {model} 需要 {cost} 个。{when}会恢复足够的单位。',
+  'refusal.daily':
+    '你在所有服务器最近 24 小时的 {limit} 个单位还剩 {remaining} 个，而 {model} 在这里需要 {cost} 个。{when}会恢复足够的单位。',
+  'refusal.daily_never':
+    '{model} 在这里需要 {cost} 个单位，超过了每人在所有服务器 24 小时内可用的 {limit} 个单位。请选择更便宜的模型。',
   'refusal.model_unavailable':
     '{model} 模型需要 {cost} 个单位，超出本服务器的允许范围，因此在这里不可用。请选择 {available}。',
   'refusal.no_model_available': '目前没有哪个模型的费用低到可以在本服务器运行。请让服务器管理员检查 `/veo管理 限额`。',
@@ -123,6 +129,10 @@ export const zhCN = {
   'hd.failed': '1080P 版本未能准备好。请稍后再点一次按钮。',
   'hd.refused': '视频服务返回的 1080P 文件机器人不会读取或发布（不是安全的公共链接，或不是 MP4 视频）。',
   'hd.not_ready': '这个视频还没有完成，暂时无法制作 1080P 版本。',
+  'hd.not_yours':
+    '只有制作这个视频的 <@{user}> 或拥有“管理服务器”权限的成员才能请求它的 1080P 版本：这会消耗本机器人的积分，而且升级后的视频无法再延长。',
+  'hd.credits': '本机器人最近 24 小时的视频预算已用完，暂时无法制作 1080P 版本。请在{when}再试。',
+  'hd.credits_never': '1080P 版本的费用超过了本机器人每天的全部视频预算，无法制作。',
   'quota.units': '**剩余 {remaining}/{limit} 个单位** · 下一个单位{when}恢复',
   'quota.units_full': '**剩余 {remaining}/{limit} 个单位**',
   'quota.running': '进行中的任务占用 {units} 个单位 · 进行中的任务 {active}/{max} 个',
@@ -130,11 +140,16 @@ export const zhCN = {
   'quota.cost': '{model} {cost} 个',
   'quota.cost_unavailable': '{model} {cost} 个（此处不可用）',
   'quota.budget': '服务器预算：最近 24 小时内 {budget} 个单位还剩 {remaining} 个。',
+  'quota.daily': '所有服务器合计：最近 24 小时内 {limit} 个单位还剩 {remaining} 个。',
+  'quota.daily_next': '所有服务器合计：最近 24 小时内 {limit} 个单位还剩 {remaining} 个 · 下一个单位{when}恢复',
   'admin.guild_only': '`/veo管理` 只能在服务器中使用。',
   'admin.forbidden':
     '使用 `/veo管理` 需要“管理服务器”权限。Discord 的“整合”设置可以让其他人看到这个命令，但机器人会自行检查权限。',
   'admin.source_server': '本服务器设置',
   'admin.source_default': '默认',
+  'admin.source_clamped': '此处设为 {asked}，按上限取 {applied}',
+  'admin.bound_max': '机器人运营者允许的最大值为 {value}',
+  'admin.bound_min': '机器人运营者允许的最小值为 {value}',
   'admin.limits_title': '**本服务器的限额**',
   'admin.limits_limit': '每位成员的额度：{value} 个单位（{source}）',
   'admin.limits_window': '时间窗口：{value} 小时，滚动计算（{source}）',
@@ -145,6 +160,13 @@ export const zhCN = {
   'admin.limits_updated': '✅ 限额已更新。已扣费的任务保持原来的扣费。',
   'admin.limits_reset': '✅ 本服务器现在使用机器人的默认限额。',
   'admin.limits_no_model': '这样会使没有任何模型便宜到可以在这里运行（最便宜的需要 {cost} 个单位）。未做任何更改。',
+  'admin.clamp_limit':
+    '每位成员的额度：你设置了 {asked} 个单位；机器人运营者最多允许 {applied} 个，因此设为 {applied}。',
+  'admin.clamp_window':
+    '时间窗口：你设置了 {asked} 小时；机器人运营者允许的最短窗口为 {applied} 小时，因此设为 {applied} 小时。',
+  'admin.clamp_active':
+    '每位成员可同时进行的视频数：你设置了 {asked}；机器人运营者最多允许 {applied}，因此设为 {applied}。',
+  'admin.cost_floor': '{model} 的费用不能设为 {asked} 个单位：机器人运营者设定的下限是 {floor}。未做任何更改。',
   'admin.reset_done':
     '✅ <@{user}> 已获得新的时间窗口：{remaining}/{limit} 个单位。仍在运行的任务在完成前继续计为进行中。',
   'admin.block_done': '🚫 <@{user}> 已不能在这里生成视频。已在运行的任务会正常完成。',
@@ -158,11 +180,17 @@ export const zhCN = {
   'admin.budget_set': '✅ 服务器预算已设为每滚动 24 小时 {budget} 个单位；最近 24 小时已用 {used} 个。',
   'admin.budget_cleared': '✅ 已取消服务器预算。',
   'admin.status_title': '**Veo Bot 状态**',
-  'admin.status_credits': 'kie.ai 积分：{credits}',
+  'admin.status_credits': 'kie.ai 积分：{credits}（{when}读取）',
   'admin.status_credits_unknown': 'kie.ai 积分：暂时无法读取。',
   'admin.status_circuit_closed': '视频服务：正在接受新视频。',
   'admin.status_circuit_credits': '视频服务：已暂停，积分已用完（每分钟检查一次）。',
   'admin.status_circuit_maintenance': '视频服务：维护中，已暂停（每分钟检查一次）。',
+  'admin.status_paused': '视频服务：已暂停，恢复前不接受新视频。',
+  'admin.status_spend': '本机器人最近 24 小时在所有服务器共用掉 kie 积分 {used}，每日预算为 {budget}。',
+  'admin.status_spend_next':
+    '本机器人最近 24 小时在所有服务器共用掉 kie 积分 {used}，每日预算为 {budget}；最早的一笔{when}释放。',
+  'admin.status_spend_unlimited':
+    '本机器人最近 24 小时在所有服务器共用掉 kie 积分 {used}（未设置 DAILY_CREDIT_BUDGET）。',
   'admin.status_jobs': '本服务器正在生成的视频：{running} 个',
   'admin.status_units': '本服务器最近 24 小时用掉的单位：{used} 个（进行中的任务占用 {running} 个）',
   'admin.forget_done': '🗑️ 已删除 <@{user}> 在本服务器的 {deleted} 条任务记录及其用量。',

@@ -22,6 +22,16 @@ export const wholeNumber = (fallback: number, min: number, max = Number.MAX_SAFE
     .refine((v) => /^\d+$/.test(v), 'must be a whole number')
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+/** A whole number that may be left unset (or empty): none. */
+export const optionalWhole = (min: number) =>
+  optional.pipe(
+    z
+      .string()
+      .refine((v) => /^\d+$/.test(v) && Number(v) >= min, `must be a whole number, at least ${min}, or empty`)
+      .transform(Number)
+      .optional(),
+  );
+
 export const flag = (fallback: boolean) =>
   z
     .string()
@@ -62,7 +72,23 @@ export const originList = z
     return origins;
   });
 
+const SNOWFLAKE = /^\d{17,20}$/;
+
 export const snowflake = z
   .string()
   .trim()
-  .refine((v) => /^\d{17,20}$/.test(v), 'must be a Discord id (17 to 20 digits)');
+  .refine((v) => SNOWFLAKE.test(v), 'must be a Discord id (17 to 20 digits)');
+
+/** Comma-separated Discord ids; unset or empty: none. */
+export const snowflakeList = optional.pipe(
+  z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== ''),
+    )
+    .refine((ids) => ids.every((id) => SNOWFLAKE.test(id)), 'must be Discord ids (17 to 20 digits), comma-separated')
+    .optional(),
+);

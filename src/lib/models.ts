@@ -4,14 +4,15 @@
  * settings and kie's extend names) is derived from this list.
  */
 const MODELS = [
-  { id: 'veo3_fast', label: 'Veo 3.1 Fast', short: 'fast', extendName: 'fast', defaultCost: 1 },
-  { id: 'veo3', label: 'Veo 3.1 Quality', short: 'veo3', extendName: 'quality', defaultCost: 4 },
-  { id: 'veo3_lite', label: 'Veo 3.1 Lite', short: 'lite', extendName: 'lite', defaultCost: 1 },
+  { id: 'veo3_fast', label: 'Veo 3.1 Fast', short: 'fast', extendName: 'fast', defaultCost: 1, defaultCredits: 60 },
+  { id: 'veo3', label: 'Veo 3.1 Quality', short: 'veo3', extendName: 'quality', defaultCost: 4, defaultCredits: 250 },
+  { id: 'veo3_lite', label: 'Veo 3.1 Lite', short: 'lite', extendName: 'lite', defaultCost: 1, defaultCredits: 30 },
 ] as const;
 
 /**
- * `short` names the model in QUOTA_COST_<SHORT> and the admin option cost_<short>; `extendName` is what
- * kie's extend endpoint calls it (kie-veo-api.md §3c).
+ * `short` names the model in QUOTA_COST_<SHORT>, KIE_CREDITS_<SHORT> and the admin option cost_<short>;
+ * `extendName` is what kie's extend endpoint calls it (kie-veo-api.md §3c); `defaultCredits` is kie's price
+ * of one 8 s clip (kie-veo-api.md §6), which an extension of that model costs too.
  */
 export type VeoModelInfo = (typeof MODELS)[number];
 export type VeoModel = VeoModelInfo['id'];

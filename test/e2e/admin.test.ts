@@ -90,16 +90,16 @@ describe('/veo-admin end to end (real discord.js client, loopback Discord and ki
   it('limits: a view, then a limit below a model cost makes it unavailable (refused, no kie call); no-model changes are refused', async () => {
     h = await startHarness();
     const view = await ephemeralText(h, await admin(h, 'limits'));
-    expect(view).toContain('Allowance per member: 5 units (default)');
-    expect(view).toContain('Cost of veo3: 4 units (default)');
+    expect(view).toContain('Allowance per member: 5 units (default; the bot’s operator allows at most 20)');
+    expect(view).toContain('Cost of veo3: 4 units (default; the bot’s operator allows no less than 4)');
 
     const set = await ephemeralText(
       h,
       await admin(h, 'limits', [integer('limit', 3), integer('max_active', 1), integer('cost_lite', 2)]),
     );
     expect(set).toContain('Limits updated');
-    expect(set).toContain('Allowance per member: 3 units (set here)');
-    expect(set).toContain('Cost of veo3_lite: 2 units (set here)');
+    expect(set).toContain('Allowance per member: 3 units (set here;');
+    expect(set).toContain('Cost of veo3_lite: 2 units (set here;');
     expect(set).toContain('Not available here (costs more than the allowance or the budget): veo3.');
 
     const dear = await prompt(h, 'a quality video', {
@@ -144,7 +144,7 @@ describe('/veo-admin end to end (real discord.js client, loopback Discord and ki
     expect(await h.bot.quota.serverUsage(h.discord.guild.id)).toMatchObject({ budget: null, used: 1 });
   });
 
-  it('status: kie credits, the circuit, jobs running here and units used in the last 24 h', async () => {
+  it('status for the application owner: kie credits, the circuit, jobs running here and units used in the last 24 h', async () => {
     h = await startHarness();
     h.kie.credits = 812;
     h.kie.autoComplete = null;
@@ -152,8 +152,9 @@ describe('/veo-admin end to end (real discord.js client, loopback Discord and ki
       options: [{ name: 'model', type: OPTION.string, value: 'veo3' }],
     });
     await h.job(running.interactionId, (j) => j.state === 'generating');
-    const text = await ephemeralText(h, await admin(h, 'status'));
-    expect(text).toContain('kie.ai credits: 812');
+    const owner = h.discord.applicationOwnerIds[0]!;
+    const text = await ephemeralText(h, await admin(h, 'status', [], { userId: owner }));
+    expect(text).toContain('kie.ai credits: 812 (read <t:');
     expect(text).toContain('Video service: accepting new videos.');
     expect(text).toContain('Videos in progress in this server: 1');
     expect(text).toContain('Units used in this server in the last 24 h: 4 (4 held by running jobs)');

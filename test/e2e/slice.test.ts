@@ -4,6 +4,7 @@ import { loadDeployConfig } from '../../src/config.js';
 import { checkCommandNames } from './helpers/discordSchemas.js';
 import { bodyOf, isCallback, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
 import type { RecordedRequest } from './helpers/loopbackDiscord.js';
+import { MANAGER_PERMISSIONS } from './helpers/commands.js';
 
 const STRING = 3;
 const EPHEMERAL = 64;
@@ -153,11 +154,8 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
     h.kie.setHdScript(done.taskId!, ['processing-400', 'processing-422', 'ready']);
     const messageId = done.messageId!;
 
-    const click = await h.discord.buttonClick({
-      customId: `veo:hd:${done.id}`,
-      messageId,
-      userId: '900000000000000001',
-    });
+    // The requester clicks; then a member with Manage Server (the only others allowed to spend on it).
+    const click = await h.discord.buttonClick({ customId: `veo:hd:${done.id}`, messageId });
     const defer = await h.discord.waitForRequest((r) => isCallback(r, click.interactionId), { afterSeq: click.seq });
     expect(bodyOf(defer).type).toBe(5);
 
@@ -165,6 +163,7 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
       customId: `veo:hd:${done.id}`,
       messageId,
       userId: '900000000000000002',
+      memberPermissions: MANAGER_PERMISSIONS,
     });
     const already = await h.discord.waitForRequest((r) => isCallback(r, second.interactionId), {
       afterSeq: second.seq,

@@ -68,7 +68,15 @@ describe('loadConfig', () => {
       windowHours: 24,
       costs: { veo3: 4, veo3_fast: 1, veo3_lite: 1 },
       maxActiveJobs: 2,
+      ceilings: { maxAllowance: 20, minWindowHours: 24, maxActiveJobs: 5 },
     });
+    expect(config.userDailyUnits).toBeNull();
+    expect(config.credits).toEqual({
+      dailyBudget: null,
+      prices: { models: { veo3: 250, veo3_fast: 60, veo3_lite: 30 }, hd1080p: 5, uhd4k: 120 },
+    });
+    expect(config.quotaCost4k).toBe(2);
+    expect(config.operatorIds).toEqual([]);
     expect(config.generateRate).toEqual({ limit: 20, windowMs: 10_000 });
     expect(config.allowDms).toBe(false);
     expect(config.httpPort).toBe(8080);
@@ -131,6 +139,59 @@ describe('loadConfig', () => {
       'OPS_HTTP_PORT',
     ]);
     expect(loadConfig({ ...minimal, HTTP_PORT: '0', OPS_HTTP_PORT: '0' }).opsHttpPort).toBe(0);
+  });
+
+  it('GIVEN defaults outside the operator’s ceilings THEN start is refused, each naming both keys', () => {
+    const found = problems({
+      ...minimal,
+      QUOTA_LIMIT: '50',
+      QUOTA_WINDOW_HOURS: '6',
+      MAX_ACTIVE_JOBS_PER_USER: '8',
+      USER_DAILY_UNITS: '0',
+    });
+    expect(found.map((p) => p.key).sort()).toEqual(['USER_DAILY_UNITS']);
+    const contradictions = problems({
+      ...minimal,
+      QUOTA_LIMIT: '50',
+      QUOTA_WINDOW_HOURS: '6',
+      MAX_ACTIVE_JOBS_PER_USER: '8',
+      DAILY_CREDIT_BUDGET: '59',
+    });
+    expect(contradictions.map((p) => p.key)).toEqual([
+      'QUOTA_LIMIT',
+      'QUOTA_WINDOW_HOURS',
+      'MAX_ACTIVE_JOBS_PER_USER',
+      'DAILY_CREDIT_BUDGET',
+    ]);
+    expect(contradictions[0]?.problem).toContain('SERVER_MAX_ALLOWANCE (20)');
+    expect(contradictions[3]?.problem).toContain('one veo3_fast video (60 credits)');
+    const raised = loadConfig({
+      ...minimal,
+      QUOTA_LIMIT: '50',
+      SERVER_MAX_ALLOWANCE: '50',
+      QUOTA_WINDOW_HOURS: '6',
+      SERVER_MIN_WINDOW_HOURS: '6',
+    });
+    expect(raised.quota).toMatchObject({ limit: 50, ceilings: { maxAllowance: 50, minWindowHours: 6 } });
+  });
+
+  it('GIVEN the budget keys THEN prices, budget, the daily cap and the operators are read', () => {
+    const config = loadConfig({
+      ...minimal,
+      DAILY_CREDIT_BUDGET: '20000',
+      KIE_CREDITS_FAST: '168',
+      KIE_CREDITS_1080P: '0',
+      USER_DAILY_UNITS: '10',
+      OPERATOR_IDS: ' 111111111111111111, 222222222222222222 ,111111111111111111',
+    });
+    expect(config.credits).toEqual({
+      dailyBudget: 20000,
+      prices: { models: { veo3: 250, veo3_fast: 168, veo3_lite: 30 }, hd1080p: 0, uhd4k: 120 },
+    });
+    expect(config.userDailyUnits).toBe(10);
+    expect(config.operatorIds).toEqual(['111111111111111111', '222222222222222222']);
+    expect(problems({ ...minimal, OPERATOR_IDS: 'alice' }).map((p) => p.key)).toEqual(['OPERATOR_IDS']);
+    expect(problems({ ...minimal, DAILY_CREDIT_BUDGET: 'lots' }).map((p) => p.key)).toEqual(['DAILY_CREDIT_BUDGET']);
   });
 
   it('GIVEN a config error THEN its message names no secret value', () => {

@@ -12,6 +12,7 @@ import { newJobId } from '../../lib/jobId.js';
 import { relativeTime } from '../../lib/format.js';
 import { newJobRecord, type JobOptions, type JobRecord } from '../../services/jobs/record.js';
 import type { VeoModel } from '../../lib/models.js';
+import type { CreditReservation } from '../../services/quota/credits.js';
 import type { ReserveResult } from '../../services/quota/service.js';
 import type { CommandDeps } from '../types.js';
 
@@ -49,13 +50,23 @@ export function preflight(interaction: JobInteraction, deps: CommandDeps): void 
   if (paused) throw new UserFacingError(paused === 'credits' ? 'refusal.paused_credits' : 'refusal.paused_maintenance');
 }
 
-/** The quota refusals (blocked -> budget -> active jobs -> quota, DESIGN §1.4), each saying when to retry. */
+/** The bot's own daily credit budget is spent (DESIGN §1.4, after kie paused): when it frees up, or never. */
+export function creditRefusal(result: Extract<CreditReservation, { ok: false }>, model: VeoModel): UserFacingError {
+  if (result.retryAt === null) return new UserFacingError('refusal.credits_never', { model });
+  return new UserFacingError('refusal.credits', { when: relativeTime(result.retryAt) });
+}
+
+/**
+ * The member's refusals (blocked -> budget -> active jobs -> quota -> the day across servers, DESIGN
+ * §1.4), each saying when to retry.
+ */
 export function refusalFor(result: Extract<ReserveResult, { ok: false }>, model: VeoModel): UserFacingError {
   const keys: Record<typeof result.reason, MessageKey> = {
     blocked: 'refusal.blocked',
     budget: 'refusal.budget',
     active_jobs: 'refusal.active_jobs',
     quota: 'refusal.quota',
+    daily: result.retryAt === null ? 'refusal.daily_never' : 'refusal.daily',
     model_unavailable: result.available.length > 0 ? 'refusal.model_unavailable' : 'refusal.no_model_available',
   };
   return new UserFacingError(keys[result.reason], {
@@ -100,8 +111,27 @@ function recordOf(interaction: JobInteraction, request: JobRequest, id: string, 
 }
 
 /**
- * The accepted path shared by every generating command: refusals, the quota reservation, the record,
- * then the defer that makes the reply the job's one message. Returns the stored job, not yet submitted.
+ * The refusals that read the store, in DESIGN §1.4's order: the bot's credit budget, then the member's
+ * own (quota.reserve). Each reserves as it passes; a later refusal gives back what an earlier one held.
+ */
+async function reserveJob(interaction: JobInteraction, deps: CommandDeps, jobId: string, model: VeoModel) {
+  const scope = { guildId: interaction.guildId, userId: interaction.user.id };
+  const credits = await deps.credits.reserve(jobId, { kind: 'video', model }, interaction.guildId);
+  if (!credits.ok) throw creditRefusal(credits, model);
+  try {
+    // The server's prompt filter (DESIGN §1.8) belongs here: after the bot's budget, before the member's own.
+    const reservation = await deps.quota.reserve(scope, jobId, model);
+    if (!reservation.ok) throw refusalFor(reservation, model);
+    return { scope, reservation };
+  } catch (error) {
+    await deps.credits.refund(jobId);
+    throw error;
+  }
+}
+
+/**
+ * The accepted path shared by every generating command: refusals, the reservations, the record, then
+ * the defer that makes the reply the job's one message. Returns the stored job, not yet submitted.
  */
 export async function acceptJob(
   interaction: JobInteraction,
@@ -112,9 +142,7 @@ export async function acceptJob(
   preflight(interaction, deps);
   const jobId = newJobId();
   deps.runner.claim(jobId);
-  const scope = { guildId: interaction.guildId, userId: interaction.user.id };
-  const reservation = await quota.reserve(scope, jobId, request.options.model);
-  if (!reservation.ok) throw refusalFor(reservation, request.options.model);
+  const { scope, reservation } = await reserveJob(interaction, deps, jobId, request.options.model);
 
   try {
     await jobs.create(recordOf(interaction, request, jobId, reservation.units, clock.now()));

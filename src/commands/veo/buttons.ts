@@ -13,6 +13,8 @@ import { t, type MessageKey } from '../../i18n/index.js';
 import { CustomIdPrefix, encodeCustomId } from '../../lib/customId.js';
 import { renderDetails } from './views.js';
 import type { JobRecord } from '../../services/jobs/record.js';
+import { hdSpendId } from '../../services/quota/credits.js';
+import { relativeTime } from '../../lib/format.js';
 import type { CommandDeps } from '../types.js';
 import { PROMPT_MAX, SEED_MAX, SEED_MIN } from './options.js';
 import { acceptJob, preflight } from './accept.js';
@@ -155,8 +157,14 @@ export async function onDetailsClick(interaction: ButtonInteraction, jobId: stri
   await interaction.reply({ embeds: view.embeds, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
 }
 
-/** The 1080P button (DESIGN §5): the job's state is read before anything is answered. */
+/**
+ * The 1080P button (DESIGN §5): only the requester or Manage Server (it spends the bot's credits, and an
+ * upgraded video can no longer be extended); the job's state is read before anything is answered, and the
+ * bot's credit budget is reserved before the defer.
+ */
 export async function onHdClick(interaction: ButtonInteraction, jobId: string, deps: CommandDeps): Promise<void> {
+  const job = await loadJob(deps, jobId);
+  if (!mayAct(interaction, job)) throw new UserFacingError('hd.not_yours', { user: job.requesterId });
   const claim = await deps.hd.claim(jobId, {
     interactionId: interaction.id,
     token: interaction.token,
@@ -176,12 +184,26 @@ export async function onHdClick(interaction: ButtonInteraction, jobId: string, d
     await interaction.reply({ content: t(interaction.locale, 'hd.ready', { url: claim.url }), ...ephemeral });
     return;
   }
+  const spendId = hdSpendId(jobId, interaction.id);
+  const credits = await deps.credits
+    .reserve(spendId, { kind: '1080p' }, claim.job.guildId)
+    .catch(async (error: unknown) => {
+      await deps.hd.release(jobId);
+      throw error;
+    });
+  if (!credits.ok) {
+    await deps.hd.release(jobId);
+    throw credits.retryAt === null
+      ? new UserFacingError('hd.credits_never')
+      : new UserFacingError('hd.credits', { when: relativeTime(credits.retryAt) });
+  }
   let replyId: string | null;
   try {
     const response = await interaction.deferReply({ withResponse: true, ...(claim.job.private ? ephemeral : {}) });
     replyId = response.resource?.message?.id ?? null;
   } catch (error) {
     await deps.hd.release(jobId);
+    await deps.credits.refund(spendId);
     throw error;
   }
   await deps.hd.start(jobId, replyId);

@@ -101,7 +101,10 @@ export function renderJobList(locale: string, entries: readonly JobListEntry[]):
   };
 }
 
-/** "X of Y units left · next unit back <t:…:R>", what running jobs hold, and this server's rules. */
+/**
+ * "X of Y units left · next unit back <t:…:R>", what running jobs hold, this server's rules, and the
+ * member's day across every server when USER_DAILY_UNITS is set.
+ */
 export function renderQuota(
   locale: string,
   status: QuotaStatus,
@@ -121,6 +124,15 @@ export function renderQuota(
   lines.push(t(locale, 'quota.rules', { hours: status.windowHours, costs: costs.join(' · ') }));
   if (server?.budget != null) {
     lines.push(t(locale, 'quota.budget', { remaining: server.remaining ?? 0, budget: server.budget }));
+  }
+  const { daily } = status;
+  if (daily) {
+    const units = { remaining: daily.remaining, limit: daily.limit };
+    lines.push(
+      daily.nextUnitAt === null
+        ? t(locale, 'quota.daily', units)
+        : t(locale, 'quota.daily_next', { ...units, when: relativeTime(daily.nextUnitAt) }),
+    );
   }
   if (status.blocked) lines.push(t(locale, 'refusal.blocked'));
   return lines.join('\n');

@@ -1,11 +1,18 @@
 import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOption } from 'discord.js';
 import { t } from '../../i18n/index.js';
 import type { LimitsChange } from '../../services/quota/guildSettings.js';
-import { resolveLimits, type GuildQuotaSettings, type QuotaLimits } from '../../services/quota/limits.js';
+import {
+  clampSettings,
+  costsBelowFloor,
+  resolveLimits,
+  type GuildQuotaSettings,
+  type QuotaLimits,
+} from '../../services/quota/limits.js';
 import type { CommandDeps } from '../types.js';
 import { answer, type AdminInteraction } from './common.js';
-import { renderLimits, renderBudget, COST_OPTIONS } from './views.js';
+import { renderLimits, renderBudget, COST_OPTIONS, renderClamps } from './views.js';
 
+// Discord's own bounds, wide on purpose: the operator's ceilings clamp what is asked, and the answer says so.
 const MAX_UNITS = 1000;
 const MAX_WINDOW_HOURS = 24 * 366;
 const MAX_ACTIVE = 50;
@@ -64,27 +71,41 @@ function readLimitsChange(interaction: AdminInteraction): LimitsChange | null {
   return Object.keys(change).length === 0 ? null : change;
 }
 
+/**
+ * With no option, the limits beside the operator's ceilings. Otherwise the change, held to the ceilings
+ * (the answer says what was held and why); a cost below the environment's is refused, naming the floor.
+ */
 export async function executeLimits(interaction: AdminInteraction, deps: CommandDeps): Promise<void> {
   const { guildId, locale } = interaction;
-  const change = readLimitsChange(interaction);
-  if (change === null) {
+  const defaults = deps.config.quota;
+  const asked = readLimitsChange(interaction);
+  if (asked === null) {
     const settings = await deps.guildSettings.get(guildId);
-    await answer(interaction, renderLimits(locale, settings, resolveLimits(deps.config.quota, settings)));
+    await answer(interaction, renderLimits(locale, settings, resolveLimits(defaults, settings), defaults));
     return;
   }
+  const floors = costsBelowFloor(defaults, asked.costs);
+  if (floors.length > 0) {
+    await answer(interaction, floors.map((f) => t(locale, 'admin.cost_floor', { ...f })).join('\n'));
+    return;
+  }
+  const { settings: change, clamped } = clampSettings(defaults, asked);
   const judge = judgeAvailability(deps);
   const result = await deps.guildSettings.changeLimits(guildId, change, judge.accept);
   if (!result.ok) {
     await answer(interaction, t(locale, 'admin.limits_no_model', { cost: judge.cheapest() }));
     return;
   }
-  deps.logger.info({ guildId, adminId: interaction.user.id, change }, 'server limits changed');
+  deps.logger.info({ guildId, adminId: interaction.user.id, change, clamped: clamped.length }, 'server limits changed');
   const head = t(
     locale,
     change.defaults && Object.keys(change).length === 1 ? 'admin.limits_reset' : 'admin.limits_updated',
   );
-  const limits = resolveLimits(deps.config.quota, result.settings);
-  await answer(interaction, [head, renderLimits(locale, result.settings, limits)].join('\n'));
+  const limits = resolveLimits(defaults, result.settings);
+  await answer(
+    interaction,
+    [head, ...renderClamps(locale, clamped), renderLimits(locale, result.settings, limits, defaults)].join('\n'),
+  );
 }
 
 /**

@@ -2,29 +2,32 @@ import { ApplicationCommandOptionType, type APIApplicationCommandSubcommandOptio
 import { isFinal } from '../../services/jobs/record.js';
 import type { CommandDeps } from '../types.js';
 import { answer, deferAnswer, type AdminInteraction } from './common.js';
-import { renderStatusReport } from './views.js';
+import { renderStatusReport, type OperatorFacts } from './views.js';
 
 export const statusSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
   name: 'status',
-  description: 'kie.ai credits, whether the video service is paused, and what this server is using',
+  description: 'Whether the video service is accepting videos, and what this server is using',
 } satisfies APIApplicationCommandSubcommandOption;
 
-/** Deferred first: the credits come from kie, which may take longer than Discord's 3 s. */
+/** What only an operator is shown: the kie balance (cached, never asked per use) and the bot's credit spend. */
+async function operatorFacts(deps: CommandDeps): Promise<OperatorFacts> {
+  const [balance, spend] = await Promise.all([deps.balance.get(), deps.credits.usage()]);
+  return { balance, spend };
+}
+
 export async function executeStatus(interaction: AdminInteraction, deps: CommandDeps): Promise<void> {
   const { guildId } = interaction;
   await deferAnswer(interaction);
-  const [credits, active, usage] = await Promise.all([
-    deps.kie.credits().catch((error: unknown) => {
-      deps.logger.warn({ err: error }, 'could not read kie credits for /veo-admin status');
-      return null;
-    }),
+  const operator = deps.operators.isOperator(interaction.user.id);
+  const [active, usage, facts] = await Promise.all([
     deps.jobs.active(),
     deps.quota.serverUsage(guildId),
+    operator ? operatorFacts(deps) : null,
   ]);
   const running = active.filter((job) => job.guildId === guildId && !isFinal(job)).length;
   await answer(
     interaction,
-    renderStatusReport(interaction.locale, { credits, circuit: deps.kie.circuit.state, running, usage }),
+    renderStatusReport(interaction.locale, { circuit: deps.kie.circuit.state, running, usage, operator: facts }),
   );
 }

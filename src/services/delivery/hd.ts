@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.js';
 import type { HdState, JobRecord } from '../jobs/record.js';
 import type { JobStore } from '../jobs/store.js';
 import type { HdResult } from '../kie/types.js';
+import { hdSpendId } from '../quota/credits.js';
 import { MediaRefusedError } from '../runtime/fetchGuard.js';
 import type { KeptDownloads } from './keptDownloads.js';
 import { TOKEN_LIFETIME_MS } from './limits.js';
@@ -38,6 +39,8 @@ export interface HdServiceDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly pollIntervalMs: number;
+  /** The bot's credit budget: the click reserved its 1080P price; kie's first answer settles it, a refusal returns it. */
+  readonly credits?: { settle(spendId: string): Promise<void>; refund(spendId: string): Promise<boolean> };
 }
 
 /** The click's deferred reply; its token is dropped (set to null) once refused, so it is never used again. */
@@ -142,18 +145,30 @@ export class HdService {
     const hd = job?.hd;
     if (!job?.taskId || hd?.state !== 'preparing') return;
     let result: HdResult;
+    const spendId = hdSpendId(jobId, hd.interactionId);
     try {
       result = await this.deps.kie.get1080p(job.taskId, 0);
     } catch (error) {
       this.deps.logger.warn({ jobId, taskId: job.taskId, err: error }, '1080P request refused');
+      await this.#credits('refund', spendId);
       return this.#finish(job, hd, null);
     }
+    await this.#credits('settle', spendId);
     if (result.state === 'processing') {
       if (this.deps.clock.now() - hd.at >= HD_MAX_WAIT_MS) return this.#finish(job, hd, null);
       this.#schedule(jobId, this.deps.pollIntervalMs);
       return;
     }
     return this.#finish(job, hd, result.url);
+  }
+
+  /** Bookkeeping of the bot's budget must never strand a preparation: a failure is logged, start-up reconciles it. */
+  async #credits(step: 'settle' | 'refund', spendId: string): Promise<void> {
+    try {
+      await this.deps.credits?.[step](spendId);
+    } catch (error) {
+      this.deps.logger.warn({ spendId, err: error }, `could not ${step} the 1080P credits`);
+    }
   }
 
   async #finish(job: JobRecord, hd: HdState, url: string | null, failure: MessageKey = 'hd.failed'): Promise<void> {

@@ -1,6 +1,16 @@
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { Rate } from '../../lib/rate.js';
+import type { QuotaScope } from '../quota/ledger.js';
+import { FairQueue } from './fairQueue.js';
+
+/** The fair queue's bucket of a job: its server, or its requester's DMs. */
+export function queueBucket(scope: QuotaScope): string {
+  return scope.guildId === null ? `dm:${scope.userId}` : `guild:${scope.guildId}`;
+}
+
+/** Waiters acquired without a bucket share this one (plain arrival order among themselves). */
+const NO_BUCKET = '';
 
 /** Rejects the acquire of a waiter removed by `cancel(id)` or `stop()`. */
 export class LimiterCancelledError extends Error {
@@ -24,7 +34,8 @@ export interface GenerateLimiterOptions extends Rate {
 
 /**
  * Our own sliding-window limit on new kie generations (the account limit), so a burst queues here with a
- * visible position instead of drawing 429s. Waiters are served in arrival order.
+ * visible position instead of drawing 429s. Waiters are served in the fair queue's order (round-robin by
+ * server, arrival order within one); the window decides when the next may go.
  */
 export class GenerateLimiter {
   readonly #limit: number;
@@ -33,10 +44,9 @@ export class GenerateLimiter {
   readonly #logger: Logger;
   // Grant times still inside the window, oldest first; never longer than the limit.
   readonly #granted: number[] = [];
-  readonly #queue: Waiter[] = [];
+  readonly #queue = new FairQueue<Waiter>();
   readonly #listeners = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
-  #positions: Map<string, number> | null = null;
   #stopped = false;
 
   constructor(opts: GenerateLimiterOptions) {
@@ -49,23 +59,25 @@ export class GenerateLimiter {
   }
 
   get waiting(): number {
-    return this.#queue.length;
+    return this.#queue.size;
   }
 
-  /** 1-based place in the queue, or null when the id is not waiting. */
+  /** 1-based place in the serving order, or null when the id is not waiting. */
   position(id: string): number | null {
     // Every waiting job asks after every change: one O(n) rebuild per change keeps each answer O(1).
-    this.#positions ??= new Map(this.#queue.map((w, index) => [w.id, index + 1]));
-    return this.#positions.get(id) ?? null;
+    return this.#queue.position(id);
   }
 
-  /** Resolves when `id` may send its generate request; rejects on abort, `cancel(id)` or `stop()`. */
-  acquire(id: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when `id` may send its generate request; rejects on abort, `cancel(id)` or `stop()`. `bucket`
+   * is the job's place in the fair queue (`queueBucket`).
+   */
+  acquire(id: string, signal?: AbortSignal, bucket: string = NO_BUCKET): Promise<void> {
     if (this.#stopped) return Promise.reject(new LimiterCancelledError(id));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
-    if (this.position(id) !== null) return Promise.reject(new Error(`${id} is already waiting for a generate slot`));
+    if (this.#queue.has(id)) return Promise.reject(new Error(`${id} is already waiting for a generate slot`));
     this.#prune();
-    if (this.#queue.length === 0 && this.#granted.length < this.#limit) {
+    if (this.#queue.size === 0 && this.#granted.length < this.#limit) {
       this.#granted.push(this.#clock.now());
       return Promise.resolve();
     }
@@ -75,8 +87,7 @@ export class GenerateLimiter {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const detach = () => signal?.removeEventListener('abort', onAbort);
-      this.#queue.push({ id, resolve, reject, detach });
-      this.#positions = null;
+      this.#queue.push(bucket, { id, resolve, reject, detach });
       this.#schedule();
       this.#notify();
     });
@@ -88,8 +99,7 @@ export class GenerateLimiter {
   }
 
   cancel(id: string): void {
-    const waiter = this.#queue.find((w) => w.id === id);
-    if (waiter && this.#remove(id)) waiter.reject(new LimiterCancelledError(id));
+    this.#remove(id)?.reject(new LimiterCancelledError(id));
   }
 
   /** Rejects every waiter and refuses new ones (shutdown). */
@@ -97,8 +107,7 @@ export class GenerateLimiter {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const waiters = this.#queue.splice(0);
-    this.#positions = null;
+    const waiters = this.#queue.drain();
     for (const waiter of waiters) {
       waiter.detach();
       waiter.reject(new LimiterCancelledError(waiter.id));
@@ -106,18 +115,16 @@ export class GenerateLimiter {
     if (waiters.length > 0) this.#notify();
   }
 
-  #remove(id: string): boolean {
-    const index = this.#queue.findIndex((w) => w.id === id);
-    const [waiter] = index === -1 ? [] : this.#queue.splice(index, 1);
-    if (!waiter) return false;
-    this.#positions = null;
+  #remove(id: string): Waiter | undefined {
+    const waiter = this.#queue.remove(id);
+    if (!waiter) return undefined;
     waiter.detach();
-    if (this.#queue.length === 0) {
+    if (this.#queue.size === 0) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
     this.#notify();
-    return true;
+    return waiter;
   }
 
   #prune(): void {
@@ -126,7 +133,7 @@ export class GenerateLimiter {
   }
 
   #schedule(): void {
-    if (this.#timer !== undefined || this.#queue.length === 0) return;
+    if (this.#timer !== undefined || this.#queue.size === 0) return;
     const oldest = this.#granted[0];
     // Waiters exist only while the window is full, so the oldest grant says when a slot frees.
     const delay = oldest === undefined ? 0 : Math.max(0, oldest + this.#windowMs - this.#clock.now());
@@ -140,10 +147,9 @@ export class GenerateLimiter {
   #drain(): void {
     this.#prune();
     let released = 0;
-    while (this.#queue.length > 0 && this.#granted.length < this.#limit) {
+    while (this.#queue.size > 0 && this.#granted.length < this.#limit) {
       const waiter = this.#queue.shift();
       if (!waiter) break;
-      this.#positions = null;
       waiter.detach();
       this.#granted.push(this.#clock.now());
       waiter.resolve();
@@ -154,7 +160,6 @@ export class GenerateLimiter {
   }
 
   #notify(): void {
-    this.#positions = null;
     for (const listener of this.#listeners) {
       try {
         listener();

@@ -21,7 +21,8 @@ export interface QuotaPort {
 }
 
 export interface LimiterPort {
-  acquire(id: string, signal?: AbortSignal): Promise<void>;
+  /** `bucket`: the job's server (or DM user) in the fair queue, from `queueBucket`. */
+  acquire(id: string, signal?: AbortSignal, bucket?: string): Promise<void>;
   position(id: string): number | null;
   onQueueChange(listener: () => void): () => void;
   cancel(id: string): void;

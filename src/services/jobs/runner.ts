@@ -12,6 +12,7 @@ import type { TaskInfo } from '../kie/types.js';
 import type { TaskReader } from './callbacks.js';
 import { durationKind } from './durations.js';
 import type { DeliveryPort, DurationPort, KiePort, LimiterPort, QuotaPort } from './ports.js';
+import { queueBucket } from './limiter.js';
 import {
   DELIVERY_GIVE_UP_MS,
   GENERATION_TIMEOUT_MS,
@@ -173,7 +174,7 @@ export class JobRunner implements TaskReader {
         if (!job || job.state !== 'queued') return;
         try {
           await circuitClosed(kie.circuit, job.createdAt + QUEUE_TIMEOUT_MS - this.deps.clock.now(), abort.signal);
-          const waiting = limiter.acquire(id, abort.signal);
+          const waiting = limiter.acquire(id, abort.signal, queueBucket(scopeOf(job)));
           if (limiter.position(id) !== null) this.deps.steps.run(id, () => this.deps.statusEdits.show(id));
           await waiting;
         } catch (error) {

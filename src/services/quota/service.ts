@@ -16,11 +16,14 @@ import {
   type LedgerUsage,
   type QuotaScope,
 } from './ledger.js';
+import type { CreditBudget } from './credits.js';
+import type { DailyUsage, UserDailyUnits } from './daily.js';
 import { resolveRules, type GuildQuotaSettings, type QuotaDefaults, type QuotaLimits, type Rules } from './limits.js';
 import { reconcile, type JobLookup, type ReconcileResult } from './reconcile.js';
 import { LedgerStore } from './store.js';
 
-export type RefusalReason = 'blocked' | 'budget' | 'active_jobs' | 'quota' | 'model_unavailable';
+/** `daily`: the member's USER_DAILY_UNITS across every server (then `remaining` and `limit` are of that day). */
+export type RefusalReason = 'blocked' | 'budget' | 'active_jobs' | 'quota' | 'daily' | 'model_unavailable';
 
 export type ReserveResult =
   | { ok: true; units: number; remaining: number; limit: number }
@@ -52,6 +55,8 @@ export interface QuotaStatus extends UsageSummary {
   windowHours: number;
   maxActiveJobs: number;
   blocked: boolean;
+  /** The member's day across every server; null when USER_DAILY_UNITS is unset. */
+  daily: DailyUsage | null;
 }
 
 /** A server's shared ledger over the last 24 h; `budget` null when the server has none. */
@@ -66,6 +71,10 @@ export interface QuotaServiceOptions {
   clock: Clock;
   defaults: QuotaDefaults;
   settings?: (guildId: string) => Promise<GuildQuotaSettings>;
+  /** USER_DAILY_UNITS across servers, reserved last (DESIGN §1.4); absent: no cross-server cap. */
+  daily?: UserDailyUnits | null;
+  /** The bot's credit budget: reserved before these ledgers (see accept.ts), settled with them. */
+  credits?: CreditBudget | null;
   logger?: Logger;
 }
 
@@ -92,12 +101,16 @@ export class QuotaService {
   readonly #clock: Clock;
   readonly #defaults: QuotaDefaults;
   readonly #settings: ((guildId: string) => Promise<GuildQuotaSettings>) | undefined;
+  readonly #daily: UserDailyUnits | null;
+  readonly #credits: CreditBudget | null;
   readonly #logger: Logger;
 
   constructor(opts: QuotaServiceOptions) {
     this.#clock = opts.clock;
     this.#defaults = opts.defaults;
     this.#settings = opts.settings;
+    this.#daily = opts.daily ?? null;
+    this.#credits = opts.credits ?? null;
     this.#logger = opts.logger ?? silentLogger;
     this.#ledgers = new LedgerStore(opts.store, this.#logger);
   }
@@ -140,29 +153,48 @@ export class QuotaService {
 
       if (activeJobs(ledger) >= rules.maxActiveJobs) return refuse('active_jobs', null);
       if (usage.used + cost > rules.limit) return refuse('quota', fitsAt(usage, cost, rules.limit, rules.windowMs));
+      if (this.#daily) {
+        const day = await this.#daily.reserve(scope.userId, jobId, cost, scope.guildId);
+        if (!day.ok)
+          return {
+            ...refuse('daily', day.retryAt),
+            remaining: Math.max(0, this.#daily.limit - day.used),
+            limit: this.#daily.limit,
+          };
+      }
 
       const entry: LedgerEntry = { jobId, units: cost, at: now, state: 'held', open: true };
-      // The server ledger is written first: a crash between the writes then over-counts the server, never under.
-      if (serverLedger && scope.guildId !== null) {
-        serverLedger.entries.push({ ...entry });
-        await this.#ledgers.write(serverKey(scope.guildId), serverLedger, now, SERVER_WINDOW_MS);
+      try {
+        // The server ledger is written first: a crash between the writes then over-counts the server, never under.
+        if (serverLedger && scope.guildId !== null) {
+          serverLedger.entries.push({ ...entry });
+          await this.#ledgers.write(serverKey(scope.guildId), serverLedger, now, SERVER_WINDOW_MS);
+        }
+        ledger.entries.push(entry);
+        await this.#ledgers.write(usageKey(scope), ledger, now, rules.windowMs);
+      } catch (error) {
+        await this.#daily?.refund(scope.userId, jobId);
+        throw error;
       }
-      ledger.entries.push(entry);
-      await this.#ledgers.write(usageKey(scope), ledger, now, rules.windowMs);
       return { ok: true, units: cost, remaining: remaining - cost, limit: rules.limit };
     });
   }
 
-  /** The job was accepted: its held units become spent. */
+  /** kie accepted the job: its held units and credits become spent. */
   async commit(scope: QuotaScope, jobId: string): Promise<void> {
     await this.#update(scope, jobId, (e) => {
       if (e.state !== 'held') return false;
       e.state = 'spent';
       return true;
     });
+    await this.#daily?.commit(scope.userId, jobId);
+    await this.#credits?.commit(jobId);
   }
 
-  /** True when this call refunded the job; false when it was refunded before or is unknown. */
+  /**
+   * True when this call refunded the job's units; false when they were refunded before or are unknown.
+   * Its day across servers and its credits come back too (each idempotent on its own).
+   */
   async refund(scope: QuotaScope, jobId: string): Promise<boolean> {
     const refunded = await this.#update(scope, jobId, (e) => {
       if (e.state === 'refunded') return false;
@@ -171,22 +203,28 @@ export class QuotaService {
       return true;
     });
     if (refunded) this.#logger.info({ guildId: scope.guildId, jobId }, 'quota refunded');
+    await this.#daily?.refund(scope.userId, jobId);
+    await this.#credits?.refund(jobId);
     return refunded;
   }
 
-  /** The job reached a final state: it stops counting as active; its charge is unchanged. */
+  /** The job reached a final state: it stops counting as active; its charge (units and credits) stands. */
   async release(scope: QuotaScope, jobId: string): Promise<void> {
     await this.#update(scope, jobId, (e) => {
       if (!e.open) return false;
       e.open = false;
       return true;
     });
+    await this.#daily?.close(scope.userId, jobId);
+    await this.#credits?.close(jobId);
   }
 
-  status(scope: QuotaScope): Promise<QuotaStatus> {
+  async status(scope: QuotaScope): Promise<QuotaStatus> {
+    const daily = this.#daily ? await this.#daily.usage(scope.userId) : null;
     return this.#withLedger(scope, usageKey(scope), ({ ledger, rules, now }) => {
       const usage = ledgerUsage(ledger, now, rules.windowMs);
       return {
+        daily,
         ...summaryOf(usage, rules.windowMs),
         limit: rules.limit,
         remaining: left(rules.limit, usage),
@@ -200,8 +238,11 @@ export class QuotaService {
 
   /** The rules in force for this scope; a DM scope gets the environment defaults. */
   async limits(guildId: string | null): Promise<QuotaLimits> {
-    const { limit, windowHours, costs, maxActiveJobs, budget, available } = await this.#rules({ guildId, userId: '' });
-    return { limit, windowHours, costs, maxActiveJobs, budget, available };
+    const { limit, windowHours, costs, maxActiveJobs, budget, available, clamped } = await this.#rules({
+      guildId,
+      userId: '',
+    });
+    return { limit, windowHours, costs, maxActiveJobs, budget, available, clamped };
   }
 
   /** What the whole server charged over the last 24 h, against its budget when it has one. */
@@ -244,14 +285,15 @@ export class QuotaService {
 
   /**
    * Run once at start, before new jobs: settles entries whose job ended while we were down (see
-   * reconcile.ts). `owns` keeps a shard to its own guilds; `reservedBefore` spares this run's reservations.
+   * reconcile.ts), then the members' days across servers. `owns` keeps a shard to its own guilds;
+   * `reservedBefore` spares this run's reservations. (The credit budget reconciles on its own.)
    */
-  reconcile(
+  async reconcile(
     lookup: JobLookup,
     owns: (guildId: string | null) => boolean = () => true,
     reservedBefore = Number.POSITIVE_INFINITY,
   ): Promise<ReconcileResult> {
-    return reconcile(
+    const result = await reconcile(
       {
         ledgers: this.#ledgers,
         now: () => this.#clock.now(),
@@ -260,6 +302,9 @@ export class QuotaService {
       },
       { lookup, owns, reservedBefore },
     );
+    const daily = await this.#daily?.reconcile(lookup, owns, reservedBefore);
+    if (daily) this.#logger.info({ ...daily }, 'daily units across servers reconciled');
+    return result;
   }
 
   async #update(scope: QuotaScope, jobId: string, change: (e: LedgerEntry) => boolean): Promise<boolean> {

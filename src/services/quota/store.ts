@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import { KeyedLock } from '../../lib/keyedLock.js';
 import type { Logger } from '../../logger.js';
-import { copyLedger, emptyLedger, parseLedger, prune, type Ledger } from './ledger.js';
+import { copyLedger, emptyLedger, isBucketedKey, parseLedger, prune, type Ledger } from './ledger.js';
 
 const LEDGER_CACHE_SIZE = 10_000;
 
@@ -33,16 +33,19 @@ export class LedgerStore {
   async read(key: string): Promise<Ledger> {
     const cached = this.#cache.get(key);
     if (cached) return copyLedger(cached);
+    const bucketed = isBucketedKey(key);
     const raw: unknown = await this.#store.get(key);
-    if (raw === undefined || raw === null) return emptyLedger();
+    if (raw === undefined || raw === null) return emptyLedger(bucketed);
     const ledger = parseLedger(raw);
     if (ledger) {
+      // A server ledger written before the hourly buckets existed: its entries fold on the next write.
+      if (bucketed) ledger.hours ??= [];
       this.#remember(key, ledger);
       return copyLedger(ledger);
     }
     // A damaged value must not lock a member out for good; it is logged and overwritten on the next write.
     this.#logger.error({ key }, 'quota ledger unreadable; starting it afresh');
-    return emptyLedger();
+    return emptyLedger(bucketed);
   }
 
   async write(key: string, ledger: Ledger, now: number, windowMs: number): Promise<void> {

@@ -78,6 +78,7 @@ const ROUTES: readonly RouteDef[] = [
     schema: 'CreatePrivateChannelRequestSchema',
     message: false,
   }),
+  route('GET', '/applications/@me', 'getMyApplication'),
   route('GET', '/applications/{application_id}/commands', 'listApplicationCommands'),
   route('PUT', '/applications/{application_id}/commands', 'bulkSetApplicationCommands', { kind: 'commandArray' }),
   route('POST', '/applications/{application_id}/commands', 'createApplicationCommand', {

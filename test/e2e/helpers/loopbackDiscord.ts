@@ -122,6 +122,11 @@ export interface StartOptions {
   ackDeadlineMs?: number | false;
   /** Gateway heartbeat interval sent in HELLO (default 41250). */
   heartbeatIntervalMs?: number;
+  /**
+   * Who owns the application (GET /applications/@me): a user (default: a fresh id, not `userId`), or a
+   * team of these user ids (the first is the team's owner).
+   */
+  applicationOwner?: { userId: string } | { team: string[] };
 }
 
 export interface FaultAnswer {
@@ -346,6 +351,9 @@ export class LoopbackDiscord {
   readonly botToken: string;
   /** The default user interactions come from. */
   readonly userId: string;
+  /** The application's owner, or its team's members, as GET /applications/@me reports them. */
+  readonly applicationOwnerIds: readonly string[];
+  private readonly applicationTeam: boolean;
   readonly guilds: readonly GuildFixture[];
   readonly requests: RecordedRequest[] = [];
   readonly violations: string[] = [];
@@ -404,6 +412,9 @@ export class LoopbackDiscord {
     };
     this.users.set(this.botUserId, this.botUser);
     this.userId = snowflake();
+    const owner = options.applicationOwner ?? { userId: snowflake() };
+    this.applicationTeam = 'team' in owner;
+    this.applicationOwnerIds = 'team' in owner ? [...owner.team] : [owner.userId];
     this.guilds = options.guilds?.length
       ? options.guilds.map((g) => ({ ...g }))
       : [{ id: snowflake(), name: 'Loopback Guild', channelId: snowflake(), threadId: snowflake(), premiumTier: 0 }];
@@ -991,6 +1002,39 @@ export class LoopbackDiscord {
   // -------------------------------------------------------------------------------------------
   // Interactions
 
+  /** Get Current Application: the owner a user, or (with a team) the team with its members. */
+  private applicationJson(): Record<string, unknown> {
+    const base = {
+      id: this.applicationId,
+      name: 'Veo Bot',
+      icon: null,
+      description: '',
+      bot_public: true,
+      bot_require_code_grant: false,
+      verify_key: 'a'.repeat(64),
+      flags: 0,
+      bot: this.botUser,
+    };
+    if (!this.applicationTeam) return { ...base, owner: this.userFor(this.applicationOwnerIds[0]), team: null };
+    const teamId = snowflake();
+    return {
+      ...base,
+      owner: { id: teamId, username: `team${teamId}`, discriminator: '0000', avatar: null, flags: 1024 },
+      team: {
+        id: teamId,
+        icon: null,
+        name: 'Loopback Team',
+        owner_user_id: this.applicationOwnerIds[0],
+        members: this.applicationOwnerIds.map((id) => ({
+          membership_state: 2,
+          team_id: teamId,
+          user: this.userFor(id),
+          role: 'admin',
+        })),
+      },
+    };
+  }
+
   private userFor(userId: string | undefined): DiscordUser {
     const id = userId ?? this.userId;
     let user = this.users.get(id);
@@ -1469,6 +1513,8 @@ export class LoopbackDiscord {
           locale: 'en-US',
           premium_type: 0,
         });
+      case 'getMyApplication':
+        return ok(this.applicationJson());
       case 'createDm': {
         const recipient = typeof body.recipient_id === 'string' ? body.recipient_id : undefined;
         if (recipient === undefined) return fail(400, 50035, 'Invalid Form Body');

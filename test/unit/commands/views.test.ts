@@ -24,6 +24,7 @@ const status: QuotaStatus = {
   windowHours: 24,
   maxActiveJobs: 2,
   blocked: false,
+  daily: null,
 };
 
 describe('/veo quota view', () => {
@@ -103,15 +104,35 @@ describe('/veo-admin views', () => {
     expect(text).toContain('The next unit comes back <t:1700000000:R>.');
   });
 
-  it('GIVEN status facts THEN credits, circuit, jobs and the day are listed; unknown credits are said plainly', () => {
+  it('GIVEN status facts for an operator THEN balance, circuit, the bot’s spend, jobs and the day are listed', () => {
     const usage = { used: 6, held: 0, running: 2, budget: null, remaining: null, nextUnitAt: null };
-    const text = renderStatusReport('en-US', { credits: 412.5, circuit: 'paused_credits', running: 2, usage });
-    expect(text).toContain('kie.ai credits: 412.5');
+    const spend = { used: 310, held: 60, budget: 1000, nextFreeAt: T };
+    const operator = { balance: { credits: 412.5, at: T }, spend };
+    const text = renderStatusReport('en-US', { circuit: 'paused_credits', running: 2, usage, operator });
+    expect(text).toContain('kie.ai credits: 412.5 (read <t:1700000000:R>)');
     expect(text).toContain('paused, out of credits');
+    expect(text).toContain(
+      'kie credits the bot spent in the last 24 h, across all servers: 310 of its daily budget of 1000; the oldest frees up <t:1700000000:R>.',
+    );
     expect(text).toContain('Videos in progress in this server: 2');
     expect(text).toContain('Units used in this server in the last 24 h: 6 (2 held by running jobs)');
-    expect(renderStatusReport('en-US', { credits: null, circuit: 'closed', running: 0, usage })).toContain(
-      'could not be read',
-    );
+    const unread = renderStatusReport('en-US', {
+      circuit: 'closed',
+      running: 0,
+      usage,
+      operator: { balance: null, spend: { ...spend, budget: null } },
+    });
+    expect(unread).toContain('could not be read');
+    expect(unread).toContain('310 (no DAILY_CREDIT_BUDGET is set)');
+  });
+
+  it('GIVEN status facts for an admin who is no operator THEN only whether videos are accepted, never the money', () => {
+    const usage = { used: 6, held: 0, running: 2, budget: null, remaining: null, nextUnitAt: null };
+    const paused = renderStatusReport('en-US', { circuit: 'paused_credits', running: 2, usage, operator: null });
+    expect(paused).toContain('Video service: paused; new videos are refused until it is back.');
+    expect(paused).not.toMatch(/credit/i);
+    const open = renderStatusReport('zh-CN', { circuit: 'closed', running: 2, usage, operator: null });
+    expect(open).toContain('视频服务：正在接受新视频。');
+    expect(open).not.toContain('积分');
   });
 });

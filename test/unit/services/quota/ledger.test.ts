@@ -50,6 +50,7 @@ describe('QuotaService ledger', () => {
       windowHours: 24,
       maxActiveJobs: 10,
       blocked: false,
+      daily: null,
     });
     const stored = (await store.get<Ledger>('usage:g1:alice'))!;
     expect(stored.entries).toEqual([{ jobId: 'j1', units: 1, at: T0, state: 'held', open: true }]);
@@ -230,7 +231,8 @@ describe('QuotaService ledger', () => {
     expect(await quota.reserve(bob, 'b2', 'veo3_fast')).toMatchObject({
       ok: false,
       reason: 'budget',
-      retryAt: T0 + 24 * HOUR,
+      // The server ledger counts by the hour: a1's hour ends at T0 + 1 h, and it counts 24 h from then.
+      retryAt: T0 + 25 * HOUR,
       remaining: 4,
       limit: 5,
     });
@@ -240,9 +242,9 @@ describe('QuotaService ledger', () => {
     expect(await quota.reserve(alice, 'a2', 'veo3_fast')).toMatchObject({
       ok: false,
       reason: 'budget',
-      retryAt: T0 + 25 * HOUR,
+      retryAt: T0 + 26 * HOUR,
     });
-    clock.t = T0 + 25 * HOUR;
+    clock.t = T0 + 26 * HOUR;
     expect(await quota.reserve(alice, 'a2', 'veo3_fast')).toMatchObject({ ok: true });
   });
 
@@ -329,12 +331,10 @@ describe('QuotaService ledger', () => {
     expect(await quota.status(alice)).toMatchObject({ used: 1, held: 0, activeJobs: 0 });
     expect(await quota.status(bob)).toMatchObject({ used: 2, held: 1, activeJobs: 1 });
     expect(await quota.status(dm)).toMatchObject({ used: 1, held: 0, activeJobs: 0 });
+    // The server ledger keeps only running jobs as entries; settled ones are folded into their hour.
     const budget = (await store.get<Ledger>('budget:g1'))!;
-    expect(budget.entries.filter((e) => e.state !== 'refunded').map((e) => e.jobId)).toEqual([
-      'delivered',
-      'active',
-      'spent-final',
-    ]);
+    expect(budget.entries.map((e) => e.jobId)).toEqual(['active']);
+    expect(budget.hours).toEqual([{ at: T0 + HOUR, units: 2 }]);
     expect(await quota.refund(alice, 'missing')).toBe(false);
     // A second run finds nothing left to do.
     expect(await quota.reconcile(async (id) => fates[id as keyof typeof fates])).toEqual({

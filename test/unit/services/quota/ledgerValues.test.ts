@@ -50,7 +50,10 @@ describe('ledger usage', () => {
   it('GIVEN entries in and out of the window THEN only unrefunded ones inside it count, oldest first', () => {
     const usage = ledgerUsage(ledger, T0, 24 * HOUR);
     expect(usage).toMatchObject({ used: 3, held: 2, running: 2 });
-    expect(usage.counted.map((e) => e.jobId)).toEqual(['a', 'b']);
+    expect(usage.counted).toEqual([
+      { at: T0 - 5 * HOUR, units: 2 },
+      { at: T0 - 2 * HOUR, units: 1 },
+    ]);
     expect(nextUnitAt(usage, 24 * HOUR)).toBe(T0 - 5 * HOUR + 24 * HOUR);
   });
 

@@ -38,11 +38,14 @@ describe('QuotaService: server settings, the server ledger and forget', () => {
       running: 5,
       budget: null,
       remaining: null,
-      nextUnitAt: T0 + 24 * HOUR,
+      // Counted by the hour: the hour of T0 ends at T0 + 1 h, and its units count 24 h from then.
+      nextUnitAt: T0 + 25 * HOUR,
     });
     await quota.refund(bob, 'b1');
     expect(await quota.serverUsage('g1')).toMatchObject({ used: 4, held: 0 });
-    clock.t = T0 + 24 * HOUR;
+    clock.t = T0 + 25 * HOUR - 1;
+    expect(await quota.serverUsage('g1')).toMatchObject({ used: 4 });
+    clock.t = T0 + 25 * HOUR;
     expect(await quota.serverUsage('g1')).toMatchObject({ used: 0, nextUnitAt: null });
   });
 
@@ -53,7 +56,7 @@ describe('QuotaService: server settings, the server ledger and forget', () => {
     expect(await quota.reserve(bob, 'b1', 'veo3_fast')).toMatchObject({
       ok: false,
       reason: 'budget',
-      retryAt: T0 + 24 * HOUR,
+      retryAt: T0 + 25 * HOUR,
     });
   });
 
@@ -77,6 +80,7 @@ describe('QuotaService: server settings, the server ledger and forget', () => {
       maxActiveJobs: 2,
       budget: null,
       available: ['veo3_fast', 'veo3_lite'],
+      clamped: [],
     });
     // DMs never read server settings.
     expect(await quota.limits(null)).toMatchObject({ limit: 5, costs: defaults.costs });

@@ -56,7 +56,7 @@ describe.each(durableBackends)('QuotaService on $name', (backend) => {
     await quota.reserve({ guildId: 'g1', userId: 'carol' }, 'c2', 'veo3_fast');
     const [a, b] = await Promise.all([quota.reserve(alice, 'a1', 'veo3_fast'), quota.reserve(bob, 'b1', 'veo3_fast')]);
     expect([a?.ok, b?.ok].filter(Boolean)).toHaveLength(1);
-    expect([a, b].find((r) => r && !r.ok)).toMatchObject({ reason: 'budget', retryAt: T0 + 24 * 3_600_000 });
+    expect([a, b].find((r) => r && !r.ok)).toMatchObject({ reason: 'budget', retryAt: T0 + 25 * 3_600_000 });
   });
 
   it('GIVEN a reserved job WHEN refunded twice concurrently THEN it is refunded once', async () => {
