@@ -10,7 +10,7 @@ import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeptDownloads } from './services/delivery/keptDownloads.js';
 import { KEPT_DOWNLOAD_IDLE_MS, KEPT_DOWNLOADS_BYTES, uploadLimitForTier } from './services/delivery/limits.js';
-import { DiscordRest } from './services/delivery/rest.js';
+import { DiscordRest, isUnpacedRateLimit } from './services/delivery/rest.js';
 import { KieCallbacks } from './services/jobs/callbacks.js';
 import { SendLadder } from './services/delivery/send.js';
 import { DeliveryService } from './services/delivery/video.js';
@@ -31,7 +31,7 @@ import { scopeOf } from './services/jobs/record.js';
 import { KieClient } from './services/kie/client.js';
 import { QuotaService } from './services/quota/service.js';
 import { answerManager, processPort, type IpcPort } from './services/runtime/shardLink.js';
-import { openStores } from './services/runtime/store.js';
+import { openStores, type Stores } from './services/runtime/store.js';
 
 export interface BotOverrides {
   readonly logger?: Logger;
@@ -42,6 +42,10 @@ export interface BotOverrides {
   readonly processMetrics?: boolean;
   /** A shard's IPC channel to the sharding manager (default: this process's, when config.shard is set). */
   readonly managerPort?: IpcPort;
+  /** Wraps the opened stores (tests inject store faults here; production code stays as it is). */
+  readonly wrapStores?: (stores: Stores) => Stores;
+  /** The first retry delay of a job step that threw (default 1 s, DESIGN §4); tests shorten it. */
+  readonly stepRetryBaseMs?: number;
 }
 
 /** Shutdown gives running work this long to write its state before the gateway and store close. */
@@ -73,7 +77,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const place = config.shard ?? SINGLE_SHARD;
   const baseLogger = overrides.logger ?? createLogger(config.logLevel, secretsOf(config));
   const logger = config.shard ? baseLogger.child({ shard: place.id }) : baseLogger;
-  const stores = openStores(config.store);
+  const opened = openStores(config.store, { timeoutMs: config.storeTimeoutMs });
+  const stores = overrides.wrapStores ? overrides.wrapStores(opened) : opened;
   const metrics = new BotMetrics({
     activeJobs: () => jobs.active(),
     gatewayReady: () => gatewayReady(),
@@ -113,7 +118,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     shards: [place.id],
     shardCount: place.count,
     waitGuildTimeout: 2_000,
-    rest: { api: config.discordApiBaseUrl, timeout: 120_000 },
+    rest: { api: config.discordApiBaseUrl, timeout: 120_000, rejectOnRateLimit: isUnpacedRateLimit },
     allowedMentions: { parse: [] },
   });
   const gatewayReady = () =>
@@ -150,7 +155,10 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     },
   });
   const durations = new RecentDurations();
-  const steps = new JobSteps(logger);
+  const steps = new JobSteps(
+    logger,
+    overrides.stepRetryBaseMs === undefined ? {} : { retryBaseMs: overrides.stepRetryBaseMs },
+  );
   const statusEdits = new StatusEdits({ jobs, limiter, delivery, steps, clock, logger, durations });
   const runner = new JobRunner({
     jobs,
@@ -203,6 +211,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   // Single writer (DESIGN §8): taken before login, so a waiting process neither takes interactions nor resumes jobs.
   const lease = new LeaseService({
     store: stores.leases,
+    atomic: stores.atomicLeases,
     clock,
     logger,
     shard: place.id,
@@ -224,10 +233,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     }),
   ]);
 
-  const storeUp = async () => {
-    await stores.leases.has('healthz');
-    return true;
-  };
+  // Answers within STORE_TIMEOUT_MS, so /healthz says 503 instead of hanging while the store does.
+  const storeUp = () => stores.healthy();
   const onCallback = async ({ taskId, jobId }: CallbackHint): Promise<string> => {
     // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
     if (!lease.held || stopped) return 'standby';

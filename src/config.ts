@@ -23,6 +23,8 @@ export interface Config {
   readonly kieWebhookHmacKey: string | undefined;
   /** The store lease's lifetime without renewal (DESIGN §8); renewed every third of it. */
   readonly leaseTtlMs: number;
+  /** A store call before an interaction is answered, or for /healthz, gives up after this (DESIGN §3). */
+  readonly storeTimeoutMs: number;
   readonly allowDms: boolean;
   readonly defaultModel: VeoModel;
   readonly quota: {
@@ -60,6 +62,8 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   HTTP_PORT: 'a TCP port from 0 to 65535',
   KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
   LEASE_TTL_MS: 'milliseconds, at least 300; the default 30000 is right for production',
+  STORE_TIMEOUT_MS:
+    'milliseconds from 100 to 2500 (Discord waits 3 s for an answer); the default 2000 suits most stores',
   ALLOW_DMS: 'true or false',
   DEFAULT_MODEL: `one of ${VEO_MODEL_IDS.join(', ')}`,
   QUOTA_LIMIT: 'a whole number of units, at least 1',
@@ -157,6 +161,7 @@ const schema = z.object({
   HTTP_PORT: wholeNumber(8080, 0, 65535),
   KIE_WEBHOOK_HMAC_KEY: optional,
   LEASE_TTL_MS: wholeNumber(30_000, 300),
+  STORE_TIMEOUT_MS: wholeNumber(2_000, 100, 2_500),
   DEFAULT_MODEL: z.enum(VEO_MODEL_IDS).default('veo3_fast'),
   QUOTA_LIMIT: wholeNumber(5, 1),
   QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
@@ -263,6 +268,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     httpPort: e.HTTP_PORT,
     kieWebhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
     leaseTtlMs: e.LEASE_TTL_MS,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
     allowDms: e.ALLOW_DMS,
     defaultModel: e.DEFAULT_MODEL,
     quota: {

@@ -9,6 +9,7 @@ import {
 import { UserFacingError } from '../../errors.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { newJobId } from '../../lib/jobId.js';
+import { budget } from '../../lib/deadline.js';
 import { relativeTime } from '../../lib/format.js';
 import { newJobRecord, type JobOptions, type JobRecord } from '../../services/jobs/record.js';
 import type { VeoModel } from '../../lib/models.js';
@@ -27,6 +28,8 @@ export function missingPermissions(appPermissions: PermissionsBitField, inThread
       : [PermissionFlagsBits.SendMessages, 'permission.send_messages'],
     [PermissionFlagsBits.EmbedLinks, 'permission.embed_links'],
     [PermissionFlagsBits.AttachFiles, 'permission.attach_files'],
+    // Without it the search for a post made before a crash sees nothing, and the post could be made twice.
+    [PermissionFlagsBits.ReadMessageHistory, 'permission.read_message_history'],
   ];
   return needed.filter(([bit]) => !appPermissions.has(bit, false)).map(([, key]) => t(locale, key));
 }
@@ -113,14 +116,26 @@ export async function acceptJob(
   const jobId = newJobId();
   deps.runner.claim(jobId);
   const scope = { guildId: interaction.guildId, userId: interaction.user.id };
-  const reservation = await quota.reserve(scope, jobId, request.options.model);
-  if (!reservation.ok) throw refusalFor(reservation, request.options.model);
-
+  // Everything before the defer shares one store budget, so the member hears back within Discord's 3 s.
+  const beforeAck = budget(deps.config.storeTimeoutMs, () => clock.now());
+  const unanswered = (error: unknown): UserFacingError => {
+    // A reservation or record that lands after we gave up is undone in the background.
+    deps.runner.abandon(jobId, scope);
+    deps.logger.warn({ jobId, err: error }, 'store did not answer before the acknowledgement; nothing charged');
+    return new UserFacingError('error.store_unavailable');
+  };
+  let reservation: ReserveResult;
   try {
-    await jobs.create(recordOf(interaction, request, jobId, reservation.units, clock.now()));
+    reservation = await beforeAck(quota.reserve(scope, jobId, request.options.model));
   } catch (error) {
-    await quota.refund(scope, jobId);
-    throw error;
+    throw unanswered(error);
+  }
+  if (!reservation.ok) throw refusalFor(reservation, request.options.model);
+  const record = recordOf(interaction, request, jobId, reservation.units, clock.now());
+  try {
+    await beforeAck(jobs.create(record));
+  } catch (error) {
+    throw unanswered(error);
   }
   let messageId: string | null;
   try {
@@ -130,12 +145,17 @@ export async function acceptJob(
     });
     messageId = response.resource?.message?.id ?? null;
   } catch (error) {
-    // Never acknowledged: nobody waits on this job, so it ends here at no cost.
-    await jobs.update(jobId, (j) => ({ ...j, state: 'failed', failure: { reason: 'unknown', policyText: null } }));
-    await quota.refund(scope, jobId);
+    // Never acknowledged: nobody waits on this job, so it ends here at no cost (and without its token).
+    deps.runner.abandon(jobId, scope);
     throw error;
   }
-  const stored = await jobs.update(jobId, (j) => ({ ...j, messageId }));
+  let stored: JobRecord = { ...record, messageId };
+  try {
+    stored = await jobs.update(jobId, (j) => ({ ...j, messageId }));
+  } catch (error) {
+    // The job goes on: the runner writes the message id in its first step.
+    deps.logger.warn({ jobId, err: error }, 'could not record the job message; the runner will');
+  }
   deps.logger.info(
     {
       jobId,
