@@ -297,13 +297,16 @@ export class JobRunner implements TaskReader {
     const at = (job.submittedAt ?? job.createdAt) + GENERATION_TIMEOUT_MS;
     this.deps.steps.schedule(job.id, Math.max(0, at - this.deps.clock.now()), () => this.#onDeadline(job.id), {
       lane: DEADLINE_LANE,
-      again: () => this.#advance(job.id),
     });
   }
 
+  /** Retried as itself: the deadline has passed, so a retry must fail the job, never poll it. */
   async #onDeadline(id: string): Promise<void> {
     const job = await this.deps.jobs.get(id);
-    if (job?.state !== 'generating' && job?.state !== 'submitting') return;
+    if (!job) return this.#forget(id);
+    if (job.noticePending === true) return this.#endings.settleFailure(id);
+    if (this.#endings.failing(id)) return this.#endings.recordFailure(id);
+    if (job.state !== 'generating' && job.state !== 'submitting') return;
     await this.#endings.fail(id, 'timeout', null, this.deps.clock.now() + LATE_WINDOW_MS);
   }
 
