@@ -78,6 +78,12 @@ export class FaultyStores {
     this.#rules.push({ match, error, times });
   }
 
+  /** Forgets a fault that was armed and never reached. */
+  disarm(): void {
+    this.#failAt = null;
+    this.#rules.splice(0);
+  }
+
   get armed(): boolean {
     return this.#failAt !== null || this.#rules.length > 0;
   }

@@ -121,7 +121,10 @@ export async function acceptJob(
   const unanswered = (error: unknown): UserFacingError => {
     // A reservation or record that lands after we gave up is undone in the background.
     deps.runner.abandon(jobId, scope);
-    deps.logger.warn({ jobId, err: error }, 'store did not answer before the acknowledgement; nothing charged');
+    deps.logger.warn(
+      { jobId, interactionId: interaction.id, err: error },
+      'store did not answer before the acknowledgement; nothing charged',
+    );
     return new UserFacingError('error.store_unavailable');
   };
   let reservation: ReserveResult;

@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../../../src/config.js';
-import { buildBot, type Bot } from '../../../src/bot.js';
+import { buildBot, type Bot, type BotOverrides } from '../../../src/bot.js';
 import type { JobRecord } from '../../../src/services/jobs/record.js';
 import type { Clock } from '../../../src/lib/clock.js';
 import { recordingLogger, type LogLine } from '../../helpers/logger.js';
@@ -26,6 +26,8 @@ export interface HarnessOptions {
   readonly clock?: Clock;
   /** Loopback Discord options (guild fixtures with a boost tier, ...). */
   readonly discord?: StartOptions;
+  /** Bot overrides a test needs (stores wrapped with faults, a shorter step retry). */
+  readonly bot?: Pick<BotOverrides, 'wrapStores' | 'stepRetryBaseMs'>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -41,6 +43,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: recordingLogger(logs),
     processMetrics: false,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...options.bot,
   });
   await bot.start();
   await discord.waitForReady();
