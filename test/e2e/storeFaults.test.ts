@@ -121,7 +121,7 @@ describe.each([
     return {
       handle,
       refused,
-      reply: String((bodyOf(ack).data as { content?: string } | undefined)?.content ?? ''),
+      reply: (bodyOf(ack).data as { content?: string } | undefined)?.content ?? '',
       job,
       jobId,
       videos: videos.length,

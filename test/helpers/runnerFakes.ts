@@ -45,7 +45,7 @@ export class FakeDelivery implements DeliveryPort {
   outcomes: Array<DeliveryOutcome['kind']> = [];
   attempts = 0;
   /** Thrown by the next failure notices, in turn (a Discord outage); then they are shown. */
-  failureErrors: unknown[] = [];
+  failureErrors: Error[] = [];
   failureAttempts = 0;
 
   /** `fallback`: the outcome once the scripted ones run out. */
@@ -69,8 +69,8 @@ export class FakeDelivery implements DeliveryPort {
 
   async showFailure(job: JobRecord, view: MessageView) {
     this.failureAttempts += 1;
-    const error: unknown = this.failureErrors.shift();
-    if (error !== undefined) throw error;
+    const error = this.failureErrors.shift();
+    if (error) throw error;
     this.failures.push({ jobId: job.id, content: view.content });
     return job;
   }

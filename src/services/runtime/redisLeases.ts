@@ -1,3 +1,4 @@
+import { withDeadline } from '../../lib/deadline.js';
 import type { AtomicLeases, LeaseHolder } from './lease.js';
 
 /** The two node-redis commands the lease needs. */
@@ -42,9 +43,19 @@ export class RedisLeases implements AtomicLeases {
     private readonly client: () => Promise<LeaseCommands>,
     /** The Redis key of a lease key in the `leases` namespace (what the Keyv adapter uses). */
     private readonly keyOf: (key: string) => string,
+    /** STORE_TIMEOUT_MS: a command written to a stalled Redis is never given up by node-redis itself. */
+    private readonly timeoutMs: number,
   ) {}
 
-  async swap(key: string, expectedId: string | null, next: LeaseHolder, ttlMs: number): Promise<boolean> {
+  swap(key: string, expectedId: string | null, next: LeaseHolder, ttlMs: number): Promise<boolean> {
+    return withDeadline(this.#swap(key, expectedId, next, ttlMs), this.timeoutMs);
+  }
+
+  remove(key: string, id: string): Promise<void> {
+    return withDeadline(this.#remove(key, id), this.timeoutMs);
+  }
+
+  async #swap(key: string, expectedId: string | null, next: LeaseHolder, ttlMs: number): Promise<boolean> {
     const client = await this.client();
     const value = JSON.stringify({ value: next });
     if (expectedId === null) {
@@ -58,7 +69,7 @@ export class RedisLeases implements AtomicLeases {
     return reply === 1;
   }
 
-  async remove(key: string, id: string): Promise<void> {
+  async #remove(key: string, id: string): Promise<void> {
     const client = await this.client();
     await client.eval(REMOVE, { keys: [this.keyOf(key)], arguments: [id] });
   }

@@ -32,6 +32,36 @@ export interface StoreOptions {
 
 export const DEFAULT_STORE_TIMEOUT_MS = 2_000;
 
+/** The Keyv calls that reach the store (iteration is left alone: only the start-up reconcile uses it). */
+const STORE_CALLS: ReadonlySet<string | symbol> = new Set([
+  'get',
+  'getMany',
+  'set',
+  'setMany',
+  'delete',
+  'deleteMany',
+  'has',
+  'hasMany',
+  'clear',
+]);
+
+/**
+ * The same Keyv, each call given up after `ms` (DESIGN §3 STORE_TIMEOUT_MS): neither SQLite nor
+ * node-redis bounds a call that has reached the store (a command written to a stalled Redis waits for
+ * good). A call given up on may still complete; the store applies calls of one connection in order, so
+ * whatever reads after it sees it.
+ */
+function bounded(keyv: Keyv, ms: number): Keyv {
+  return new Proxy(keyv, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (!STORE_CALLS.has(property) || typeof value !== 'function') return value;
+      const call = value as (...args: unknown[]) => Promise<unknown>;
+      return (...args: unknown[]) => withDeadline(call.apply(target, args), ms);
+    },
+  });
+}
+
 function probe(leases: Keyv, timeoutMs: number): () => Promise<boolean> {
   return () =>
     withDeadline(leases.has('healthz'), timeoutMs).then(
@@ -100,7 +130,7 @@ export function openStores(location: StoreLocation, options: StoreOptions = {}):
     // A swallowed store error would read as an empty ledger and grant quota; let it surface.
     const keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true, ...PLAIN_JSON });
     slots.push({ keyv, adapter });
-    return keyv;
+    return bounded(keyv, timeoutMs);
   };
   const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
   return {
@@ -124,12 +154,11 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, ti
   const adapters: KeyvRedis<unknown>[] = [];
   const open = (namespace: Namespace) => {
     const name = location.prefix === '' ? namespace : `${location.prefix}:${namespace}`;
-    // No offline queue and a timeout per command: while Redis is away or stalled, a command fails within
-    // the store timeout (the caller retries or tells the member) instead of waiting without end.
+    // No offline queue: while Redis is away a command fails at once (the caller retries or tells the
+    // member) instead of waiting for the reconnection; a stalled Redis is bounded by `bounded`.
     const client = createClient({
       url: location.url,
       disableOfflineQueue: true,
-      commandOptions: { timeout: timeoutMs },
       socket: { reconnectStrategy: defaultReconnectStrategy },
     });
     const adapter = new KeyvRedis<unknown>(client, {
@@ -141,7 +170,7 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, ti
     adapters.push(adapter);
     // The adapter prefixes keys itself; Keyv adding its own would double them and break iteration.
     const keyv = new Keyv({ store: adapter, namespace: name, useKeyPrefix: false, throwOnErrors: true, ...PLAIN_JSON });
-    return { keyv, client, adapter };
+    return { keyv: bounded(keyv, timeoutMs), client, adapter };
   };
   const leases = open('leases');
   const stores = {
@@ -163,6 +192,7 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, ti
         return leases.client;
       },
       (key) => leases.adapter.createKeyPrefix(key, leases.adapter.namespace),
+      timeoutMs,
     ),
     healthy: probe(stores.leases, timeoutMs),
     async close() {
