@@ -117,6 +117,33 @@ describe('Discord refusals, bare 429s and a 1080P click mid-delivery (real clien
     expect(job.deliveryFailures).toBe(0);
   });
 
+  it('GIVEN the defer itself fails (Discord says the interaction is gone) THEN the job ends failed and refunded, its token dropped, and nothing is generated', async () => {
+    h = await startHarness();
+    h.discord.failNext(
+      { method: 'POST', pathIncludes: '/callback' },
+      { status: 404, code: 10062, message: 'Unknown interaction' },
+    );
+    const userId = '840000000000000001';
+    const handle = await h.discord.slashCommand({
+      name: 'veo',
+      subcommand: 'prompt',
+      options: [{ name: 'prompt', type: STRING, value: 'a comet over a harbour' }],
+      userId,
+    });
+    await h.discord.waitForRequest((r) => isCallback(r, handle.interactionId) && r.status === 404, {
+      afterSeq: handle.seq,
+    });
+    const ended = async () => (await h.bot.jobs.ofMember(h.discord.guild.id, userId))[0];
+    for (let i = 0; i < 100 && (await ended())?.state !== 'failed'; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && h.bot.runner.busy; i++) await new Promise((r) => setTimeout(r, 20));
+    const job = await ended();
+    expect(job).toMatchObject({ state: 'failed', refunded: true });
+    expect(job?.interaction.token).toBeNull();
+    expect(await h.bot.jobs.active()).toEqual([]);
+    expect((await h.bot.quota.status({ guildId: h.discord.guild.id, userId })).remaining).toBe(5);
+    expect(h.kie.generateRequests()).toHaveLength(0);
+  });
+
   it('GIVEN 1080P is clicked while the result edit is still on its way (the record not yet delivered) THEN it is prepared, with one kie call', async () => {
     h = await startHarness();
     const { handle, taskId } = await generating('a clockwork garden');

@@ -254,3 +254,45 @@ describe('a store error at any call of a job (fake timers, every call swept)', (
     expect([...seen].sort()).toEqual(expect.arrayContaining(['jobs.get', 'jobs.set', 'quota.set']));
   });
 });
+
+describe('KieCallbacks after a lost record write (fake timers)', () => {
+  let rig: RunnerRig;
+
+  beforeEach(() => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 });
+    rig = runnerRig({ callbackUrl: (id) => `https://bot.example/kie/callback?job=${id}` });
+  });
+
+  afterEach(async () => {
+    await rig.stop();
+    vi.useRealTimers();
+  });
+
+  it('GIVEN the task key was written but not the record (then a restart failed the job as unknown) WHEN its ?job= callback comes THEN the task is adopted and the video delivered free', async () => {
+    const job = await rig.accept();
+    await rig.jobs.update(job.id, (j) => ({
+      ...j,
+      state: 'failed_unknown',
+      refunded: true,
+      finishedAt: Date.now(),
+    }));
+    await rig.quota.refund(scopeOf(job), job.id);
+    await rig.stores.jobs.set('task:lost1', job.id);
+    rig.kie.status = 'succeeded';
+    const recordInfo = rig.kie.recordInfo.bind(rig.kie);
+    rig.kie.recordInfo = async (taskId) => ({ ...(await recordInfo(taskId)), params: { prompt: job.options.prompt } });
+    expect(await rig.callbacks.onCallback('lost1', job.id)).toBe('adopted');
+    await settle(rig);
+    const adopted = await rig.jobs.get(job.id);
+    expect(adopted).toMatchObject({ state: 'delivered', taskId: 'lost1', late: true });
+    expect(await rig.units(job)).toBe(5);
+  });
+
+  it('GIVEN callbacks for many jobs THEN what decides the 5 s gap is all that is kept', async () => {
+    for (let i = 0; i < 50; i++) rig.callbacks.nudge(`job${String(i)}`);
+    expect(rig.callbacks.remembered).toBe(50);
+    await vi.advanceTimersByTimeAsync(5_000);
+    rig.callbacks.nudge('another');
+    expect(rig.callbacks.remembered).toBe(1);
+  });
+});
