@@ -129,7 +129,8 @@ export class JobRunner implements TaskReader {
         // Resubmitting could charge twice: with no task id we cannot know, so we say so and refund.
         void this.failBeforeSubmit(job.id, 'unknown_outcome');
       } else {
-        if (job.state === 'generating' || job.state === 'submitting') this.#watchDeadline(job);
+        // A deadline that passed while no process ran waits for one read: the video may be ready.
+        if (job.state === 'generating' || job.state === 'submitting') this.#watchDeadline(job, this.#pollDelay());
         void this.#step(job.id, () => this.#advance(job.id));
       }
     }
@@ -293,9 +294,10 @@ export class JobRunner implements TaskReader {
   }
 
   /** The 30-minute generation deadline runs on its own timer, whatever happens to the polls. */
-  #watchDeadline(job: JobRecord): void {
+  #watchDeadline(job: JobRecord, notBeforeMs = 0): void {
     const at = (job.submittedAt ?? job.createdAt) + GENERATION_TIMEOUT_MS;
-    this.deps.steps.schedule(job.id, Math.max(0, at - this.deps.clock.now()), () => this.#onDeadline(job.id), {
+    const delay = Math.max(notBeforeMs, at - this.deps.clock.now());
+    this.deps.steps.schedule(job.id, delay, () => this.#onDeadline(job.id), {
       lane: DEADLINE_LANE,
     });
   }

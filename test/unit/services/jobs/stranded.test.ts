@@ -98,6 +98,39 @@ describe('No job is ever stranded: every runner step survives store and Discord 
     expect(await rig.units(job)).toBe(5);
   });
 
+  it("GIVEN a restart long past a job's 30 minutes, its video ready THEN one read delivers it (charged), no failure first", async () => {
+    const job = await rig.accept();
+    await rig.quota.commit(scopeOf(job), job.id);
+    await rig.jobs.update(job.id, (j) => ({
+      ...j,
+      state: 'generating',
+      taskId: 'taskOverdue',
+      submittedAt: Date.now() - 2 * GENERATION_TIMEOUT_MS,
+    }));
+    rig.kie.status = 'succeeded';
+    expect(await rig.runner.resume()).toEqual({ generating: 1 });
+    await settle(rig);
+    expect(await rig.jobs.get(job.id)).toMatchObject({ state: 'delivered', late: false, refunded: false });
+    expect(rig.delivery.failures).toEqual([]);
+    expect(await rig.units(job)).toBe(4);
+  });
+
+  it("GIVEN a restart long past a job's 30 minutes, kie still generating THEN the deadline fails it after that one read", async () => {
+    const job = await rig.accept();
+    await rig.jobs.update(job.id, (j) => ({
+      ...j,
+      state: 'generating',
+      taskId: 'taskOverdue',
+      submittedAt: Date.now() - 2 * GENERATION_TIMEOUT_MS,
+    }));
+    await rig.runner.resume();
+    await vi.advanceTimersByTimeAsync(RIG_POLL_MS * 1.2);
+    expect(rig.kie.reads.length).toBeGreaterThanOrEqual(1);
+    expect(await rig.jobs.get(job.id)).toMatchObject({ state: 'failed', refunded: true });
+    expect(rig.delivery.failures).toHaveLength(1);
+    expect(await rig.units(job)).toBe(5);
+  });
+
   it('GIVEN kie never answers a poll again THEN the deadline still fails the job at 30 minutes', async () => {
     const job = await rig.accept();
     rig.runner.enqueue(job);
