@@ -1,4 +1,4 @@
-import { Client, GatewayIntentBits, RESTEvents, Routes, SnowflakeUtil, Status } from 'discord.js';
+import { Client, GatewayIntentBits, Routes, Status } from 'discord.js';
 import { Agent } from 'undici';
 import { createCommands } from './commands/index.js';
 import { secretsOf, type Config } from './config.js';
@@ -10,7 +10,7 @@ import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeptDownloads } from './services/delivery/keptDownloads.js';
 import { KEPT_DOWNLOAD_IDLE_MS, KEPT_DOWNLOADS_BYTES, uploadLimitForTier } from './services/delivery/limits.js';
-import { DiscordRest } from './services/delivery/rest.js';
+import { DiscordRest, isUnpacedRateLimit } from './services/delivery/rest.js';
 import { KieCallbacks } from './services/jobs/callbacks.js';
 import { SendLadder } from './services/delivery/send.js';
 import { DeliveryService } from './services/delivery/video.js';
@@ -22,7 +22,7 @@ import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
 import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
 import { OpsServer } from './services/runtime/ops.js';
 import { LeaseService } from './services/runtime/lease.js';
-import { BotMetrics, interactionIdOfCallback } from './services/runtime/metrics.js';
+import { BotMetrics } from './services/runtime/metrics.js';
 import { ImagePreparer } from './services/kie/images.js';
 import { adoptShardLayout } from './services/jobs/layout.js';
 import { JobRunner } from './services/jobs/runner.js';
@@ -37,7 +37,8 @@ import { UserDailyUnits } from './services/quota/daily.js';
 import { sharedLedgerOn } from './services/quota/sharedRedis.js';
 import { Operators } from './commands/veoAdmin/operators.js';
 import { answerManager, processPort, type IpcPort } from './services/runtime/shardLink.js';
-import { openStores } from './services/runtime/store.js';
+import { openStores, type Stores } from './services/runtime/store.js';
+import { withDeadline } from './lib/deadline.js';
 
 export interface BotOverrides {
   readonly logger?: Logger;
@@ -48,6 +49,10 @@ export interface BotOverrides {
   readonly processMetrics?: boolean;
   /** A shard's IPC channel to the sharding manager (default: this process's, when config.shard is set). */
   readonly managerPort?: IpcPort;
+  /** Wraps the opened stores (tests inject store faults here; production code stays as it is). */
+  readonly wrapStores?: (stores: Stores) => Stores;
+  /** The first retry delay of a job step that threw (default 1 s, DESIGN §4); tests shorten it. */
+  readonly stepRetryBaseMs?: number;
 }
 
 /** Operators see the kie balance as read at most this long ago (never a kie call per `/veo-admin status`). */
@@ -84,7 +89,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const place = config.shard ?? SINGLE_SHARD;
   const baseLogger = overrides.logger ?? createLogger(config.logLevel, secretsOf(config));
   const logger = config.shard ? baseLogger.child({ shard: place.id }) : baseLogger;
-  const stores = openStores(config.store);
+  const opened = openStores(config.store, { timeoutMs: config.storeTimeoutMs });
+  const stores = overrides.wrapStores ? overrides.wrapStores(opened) : opened;
   // The one outbound pool (DESIGN §2): the kie client and every media fetch share it, and stop closes it.
   const agent = new Agent();
   const metrics = new BotMetrics({
@@ -142,18 +148,12 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     shards: [place.id],
     shardCount: place.count,
     waitGuildTimeout: 2_000,
-    rest: { api: config.discordApiBaseUrl, timeout: 120_000 },
+    rest: { api: config.discordApiBaseUrl, timeout: 120_000, rejectOnRateLimit: isUnpacedRateLimit },
     allowedMentions: { parse: [] },
   });
   const gatewayReady = () =>
     client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((shard) => shard.status === Status.Ready);
-  // Ack latency: from the interaction's snowflake time to Discord answering our callback.
-  client.rest.on(RESTEvents.Response, (request, response) => {
-    if (request.method.toUpperCase() !== 'POST' || !response.ok) return;
-    const id = interactionIdOfCallback(request.path);
-    const created = id === null ? null : SnowflakeUtil.timestampFrom(id);
-    if (created !== null) metrics.interactionAcked(clock.now() - created);
-  });
+  metrics.observeAcks(client.rest, clock);
   const rest = new DiscordRest(client.rest, config.applicationId);
   const guildUploadLimit = (guildId: string) => uploadLimitForTier(client.guilds.cache.get(guildId)?.premiumTier ?? 0);
   const guard = new MediaFetchGuard({
@@ -186,7 +186,10 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     ? (jobId: string) => `${config.publicBaseUrl ?? ''}/kie/callback?job=${jobId}`
     : undefined;
   const durations = new RecentDurations();
-  const steps = new JobSteps(logger);
+  const steps = new JobSteps(
+    logger,
+    overrides.stepRetryBaseMs === undefined ? {} : { retryBaseMs: overrides.stepRetryBaseMs },
+  );
   const statusEdits = new StatusEdits({ jobs, limiter, delivery, steps, clock, logger, durations });
   const runner = new JobRunner({
     jobs,
@@ -250,6 +253,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   // Single writer (DESIGN §8): taken before login, so a waiting process neither takes interactions nor resumes jobs.
   const lease = new LeaseService({
     store: stores.leases,
+    atomic: stores.atomicLeases,
     clock,
     logger,
     shard: place.id,
@@ -272,10 +276,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     }),
   ]);
 
-  const storeUp = async () => {
-    await stores.leases.has('healthz');
-    return true;
-  };
+  // Answers within STORE_TIMEOUT_MS, so /healthz says 503 instead of hanging while the store does.
+  const storeUp = () => stores.healthy();
   const onCallback = async ({ taskId, jobId }: CallbackHint): Promise<string> => {
     // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
     if (!lease.held || stopped) {
@@ -373,13 +375,10 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       starting.abort();
       detachEvents();
       // Running steps get a moment to write their state; anything still running is resumed by the next process.
-      const work = Promise.allSettled([runner.stop(), hd.stop()]);
-      let grace: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([
-        work.then(() => true),
-        new Promise<false>((resolve) => (grace = setTimeout(() => resolve(false), STOP_WORK_GRACE_MS))),
-      ]);
-      clearTimeout(grace);
+      const finished = await withDeadline(Promise.allSettled([runner.stop(), hd.stop()]), STOP_WORK_GRACE_MS).then(
+        () => true,
+        () => false,
+      );
       if (!finished)
         logger.warn({ graceMs: STOP_WORK_GRACE_MS }, 'stopping with work still running; the next start resumes it');
       limiter.stop();

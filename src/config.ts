@@ -2,18 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel, type VeoModelInfo } from './lib/models.js';
+import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel } from './lib/models.js';
 import { flag, host, httpUrl, optional, originList, required, snowflake, wholeNumber } from './lib/envFields.js';
 import { parseRate, type Rate } from './lib/rate.js';
 import type { ShardPlace } from './lib/shard.js';
 import {
-  OPERATOR_HINTS,
   operatorKeys,
   operatorProblems,
   operatorSettings,
   type OperatorSettings,
   type QuotaCeilings,
 } from './operatorConfig.js';
+import { CONFIG_HINTS, type CostKey, costKey } from './configKeys.js';
 
 export type { CreditPrices, QuotaCeilings } from './operatorConfig.js';
 
@@ -44,6 +44,8 @@ export interface Config extends Omit<OperatorSettings, 'ceilings'> {
   readonly maxVideoBytes: number;
   /** The store lease's lifetime without renewal (DESIGN §8); renewed every third of it. */
   readonly leaseTtlMs: number;
+  /** A store call before an interaction is answered, or for /healthz, gives up after this (DESIGN §3). */
+  readonly storeTimeoutMs: number;
   readonly allowDms: boolean;
   readonly defaultModel: VeoModel;
   readonly quota: {
@@ -65,52 +67,6 @@ export interface Config extends Omit<OperatorSettings, 'ceilings'> {
   readonly shardSpawnDelayMs: number;
   /** Set when discord.js's ShardingManager started this process as one of its shards; null otherwise. */
   readonly shard: ShardPlace | null;
-}
-
-/** Where an operator finds each value; printed beside the key when it is missing or wrong. */
-export const CONFIG_HINTS: Readonly<Record<string, string>> = {
-  DISCORD_TOKEN: 'Discord Developer Portal > your application > Bot > Reset Token',
-  DISCORD_APPLICATION_ID: 'Discord Developer Portal > your application > General Information > Application ID',
-  KIE_API_KEY: 'https://kie.ai/api-key (sent as Authorization: Bearer)',
-  KIE_API_BASE_URL: 'an http(s) origin; the default https://api.kie.ai is right for production',
-  KIE_UPLOAD_BASE_URL: 'an http(s) origin; the default https://kieai.redpandaai.co is right for production',
-  DEV_GUILD_ID: 'a server id (Discord: Developer Mode on, right-click the server > Copy Server ID)',
-  DISCORD_API_BASE_URL: 'an http(s) URL ending in /api; the default https://discord.com/api is right for production',
-  STORE_URL: 'sqlite://relative/path.sqlite, sqlite:///absolute/path.sqlite or redis://host:port',
-  STORE_KEY_PREFIX: 'letters, digits, dot, dash or underscore (at most 64), e.g. staging',
-  PUBLIC_BASE_URL: 'the public https origin that reaches HTTP_PORT, for kie callbacks',
-  HTTP_PORT: 'a TCP port from 0 to 65535',
-  HTTP_HOST: 'an address to bind, e.g. 0.0.0.0 (every interface) or 127.0.0.1 behind a reverse proxy',
-  OPS_HTTP_PORT: 'a TCP port from 0 to 65535, other than HTTP_PORT',
-  OPS_HTTP_HOST: 'an address to bind; the default 127.0.0.1 keeps /metrics and the probes off the internet',
-  KIE_WEBHOOK_HMAC_KEY: 'https://kie.ai/settings > Webhook HMAC key',
-  ALLOW_UNSIGNED_CALLBACKS: 'true or false',
-  TRUSTED_MEDIA_ORIGINS: 'comma-separated http(s) origins without a path, e.g. http://127.0.0.1:4010',
-  MAX_VIDEO_BYTES: 'bytes, at least 1024',
-  LEASE_TTL_MS: 'milliseconds, at least 300; the default 30000 is right for production',
-  ALLOW_DMS: 'true or false',
-  DEFAULT_MODEL: `one of ${VEO_MODEL_IDS.join(', ')}`,
-  QUOTA_LIMIT: 'a whole number of units, at least 1',
-  QUOTA_WINDOW_HOURS: 'a whole number of hours, at least 1',
-  ...Object.fromEntries(VEO_MODELS.map((m) => [costKey(m), 'a whole number of units, at least 1'])),
-  MAX_ACTIVE_JOBS_PER_USER: 'a whole number, at least 1',
-  KIE_GENERATE_RATE: 'N/Ms or N/Mm, for example 20/10s',
-  KIE_POLL_INTERVAL_MS: 'milliseconds, at least 10',
-  KIE_HD_POLL_INTERVAL_MS: 'milliseconds, at least 10',
-  MAX_IMAGE_BYTES: 'bytes, at least 1024',
-  DELIVERY_CONCURRENCY: 'a whole number from 1 to 32',
-  LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',
-  SHARD_COUNT: 'auto (Discord recommends a count) or a whole number from 1 to 4096',
-  SHARD_SPAWN_DELAY_MS: 'milliseconds; the default 5500 keeps IDENTIFYs 5 s apart',
-  SHARDS: 'set by the sharding manager (the shard id); do not set it yourself',
-  ...OPERATOR_HINTS,
-};
-
-type CostKey = `QUOTA_COST_${Uppercase<VeoModelInfo['short']>}`;
-
-/** The variable that sets what one video of the model costs. */
-function costKey(model: VeoModelInfo): CostKey {
-  return `QUOTA_COST_${model.short.toUpperCase()}` as CostKey;
 }
 
 const costKeys = Object.fromEntries(VEO_MODELS.map((m) => [costKey(m), wholeNumber(m.defaultCost, 1)])) as Record<
@@ -158,6 +114,7 @@ const schema = z.object({
   TRUSTED_MEDIA_ORIGINS: originList,
   MAX_VIDEO_BYTES: wholeNumber(104_857_600, 1024),
   LEASE_TTL_MS: wholeNumber(30_000, 300),
+  STORE_TIMEOUT_MS: wholeNumber(2_000, 100, 2_500),
   DEFAULT_MODEL: z.enum(VEO_MODEL_IDS).default('veo3_fast'),
   QUOTA_LIMIT: wholeNumber(5, 1),
   QUOTA_WINDOW_HOURS: wholeNumber(24, 1, 24 * 366),
@@ -273,6 +230,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     trustedMediaOrigins: Object.freeze([...e.TRUSTED_MEDIA_ORIGINS]),
     maxVideoBytes: e.MAX_VIDEO_BYTES,
     leaseTtlMs: e.LEASE_TTL_MS,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
     allowDms: e.ALLOW_DMS,
     defaultModel: e.DEFAULT_MODEL,
     quota: {

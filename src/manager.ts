@@ -65,7 +65,7 @@ export async function startManager(
   }
   logger.info({ shards: totalShards, requested: config.shardCount }, 'shard count resolved');
 
-  const stores = openStores(config.store);
+  const stores = openStores(config.store, { timeoutMs: config.storeTimeoutMs });
   await stores.ready;
   // No shard runs yet, so nothing else writes the indexes while they move.
   await adoptShardLayout(stores.jobs, totalShards, clock, logger);
@@ -78,10 +78,7 @@ export async function startManager(
     spawnDelayMs: config.shardSpawnDelayMs,
     execArgv: ['--enable-source-maps'],
     jobs,
-    storeUp: async () => {
-      await stores.leases.has('healthz');
-      return true;
-    },
+    storeUp: () => stores.healthy(),
     clock,
     logger,
   });

@@ -1,6 +1,8 @@
 import { Events, type Client } from 'discord.js';
+import { realSleep, type Sleep } from '../lib/clock.js';
 import type { Logger } from '../logger.js';
 import { isFinal } from '../services/jobs/record.js';
+import { STEP_RETRY_BASE_MS, STEP_RETRY_MAX_MS } from '../services/jobs/steps.js';
 import type { JobStore } from '../services/jobs/store.js';
 import { parseHdSpendId, type CreditBudget } from '../services/quota/credits.js';
 import type { JobLookup } from '../services/quota/reconcile.js';
@@ -16,12 +18,13 @@ export interface ReadyDeps {
   readonly quota: Pick<QuotaService, 'reconcile'>;
   /** The bot's credit budget: its open spends are settled beside the unit ledgers. */
   readonly credits?: Pick<CreditBudget, 'reconcile'>;
-  readonly runner: { resume(): Promise<unknown> };
+  readonly runner: { resume(): Promise<unknown>; readonly stopping: boolean };
   readonly hd: { resume(): Promise<unknown> };
   /** Whether this process owns a guild's ledgers (guildId null: the DM buckets). */
   readonly ownsGuild: (guildId: string | null) => boolean;
   /** This process's start: ledger entries reserved after it are its own, never leftovers. */
   readonly startedAt: number;
+  readonly sleep?: Sleep;
 }
 
 /**
@@ -61,15 +64,21 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
         logger.error({}, 'connected without the store lease; not resuming jobs');
         return;
       }
-      try {
-        const reconciled = await deps.quota.reconcile(lookup, deps.ownsGuild, deps.startedAt);
-        logger.info({ ...reconciled }, 'quota reconciled');
-        const credits = await deps.credits?.reconcile(spendLookup, deps.ownsGuild, deps.startedAt);
-        if (credits) logger.info({ ...credits }, 'credit budget reconciled');
-        await deps.runner.resume();
-        await deps.hd.resume();
-      } catch (error) {
-        logger.error({ err: error }, 'resuming jobs failed');
+      // A store that fails now must not leave every job of the last run where it stopped: try again.
+      for (let failures = 0; !deps.runner.stopping; failures++) {
+        try {
+          const reconciled = await deps.quota.reconcile(lookup, deps.ownsGuild, deps.startedAt);
+          logger.info({ ...reconciled }, 'quota reconciled');
+          const credits = await deps.credits?.reconcile(spendLookup, deps.ownsGuild, deps.startedAt);
+          if (credits) logger.info({ ...credits }, 'credit budget reconciled');
+          await deps.runner.resume();
+          await deps.hd.resume();
+          return;
+        } catch (error) {
+          const retryInMs = Math.min(STEP_RETRY_BASE_MS * 2 ** Math.min(failures, 30), STEP_RETRY_MAX_MS);
+          logger.error({ err: error, retryInMs }, 'resuming jobs failed; trying again');
+          await (deps.sleep ?? realSleep)(retryInMs);
+        }
       }
     },
   };

@@ -97,6 +97,7 @@ export const enUS = {
   'permission.send_messages_in_threads': 'Send Messages in Threads',
   'permission.embed_links': 'Embed Links',
   'permission.attach_files': 'Attach Files',
+  'permission.read_message_history': 'Read Message History',
   'failed.title': '❌ The video could not be made.',
   'failed.refunded': 'Nothing was charged: {units} unit(s) returned to you.',
   'failed.content_policy': 'The video service refused this request under its content policy: {policy}',
@@ -219,6 +220,7 @@ export const enUS = {
   'admin.forget_kept': '{kept} videos still in progress were kept so they can finish; run this again once they have.',
   'error.generic': 'Something went wrong on our side. Nothing was charged. Please try again.',
   'error.busy': 'The video service is busy right now. Nothing was charged. Try again in a minute.',
+  'error.store_unavailable': 'The bot could not reach its storage in time. Nothing was charged. Try again in a moment.',
   'error.job_not_found': 'I no longer have a record of this video.',
 } as const;
 

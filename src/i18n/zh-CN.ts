@@ -91,6 +91,7 @@ export const zhCN = {
   'permission.send_messages_in_threads': '在子区中发送消息',
   'permission.embed_links': '嵌入链接',
   'permission.attach_files': '附加文件',
+  'permission.read_message_history': '读取消息历史',
   'failed.title': '❌ 视频未能生成。',
   'failed.refunded': '你的 {units} 个单位已退还。',
   'failed.content_policy': '视频服务依据其内容政策拒绝了这个请求：{policy}',
@@ -197,5 +198,6 @@ export const zhCN = {
   'admin.forget_kept': '有 {kept} 个仍在进行中的视频被保留以便完成；等它们完成后请再运行一次。',
   'error.generic': '我们这边出了点问题。没有扣费。请再试一次。',
   'error.busy': '视频服务现在很忙。没有扣费。请一分钟后再试。',
+  'error.store_unavailable': '机器人未能及时访问它的存储。没有扣费。请稍后再试。',
   'error.job_not_found': '我已经没有这个视频的记录了。',
 } as const satisfies Catalogue;

@@ -15,6 +15,7 @@ import { JobStore } from '../../src/services/jobs/store.js';
 import type { KieCircuitState } from '../../src/services/kie/circuit.js';
 import type { ExtendRequest, GenerateRequest, TaskInfo } from '../../src/services/kie/types.js';
 import { QuotaService } from '../../src/services/quota/service.js';
+import type { FaultyStores } from './faultyStores.js';
 import { makeJob } from './jobs.js';
 
 /** A record-info answer in the given state; a success carries one result URL. */
@@ -43,6 +44,9 @@ export class FakeDelivery implements DeliveryPort {
   delivered: string[] = [];
   outcomes: Array<DeliveryOutcome['kind']> = [];
   attempts = 0;
+  /** Thrown by the next failure notices, in turn (a Discord outage); then they are shown. */
+  failureErrors: Error[] = [];
+  failureAttempts = 0;
 
   /** `fallback`: the outcome once the scripted ones run out. */
   constructor(private readonly fallback: DeliveryOutcome['kind'] = 'delivered') {}
@@ -65,6 +69,9 @@ export class FakeDelivery implements DeliveryPort {
   }
 
   async showFailure(job: JobRecord, view: MessageView) {
+    this.failureAttempts += 1;
+    const error = this.failureErrors.shift();
+    if (error) throw error;
     this.failures.push({ jobId: job.id, content: view.content });
     return job;
   }
@@ -126,6 +133,10 @@ export interface RunnerRigOptions {
   /** The outcome of a delivery once `delivery.outcomes` runs out (default 'delivered'). */
   readonly deliveryFallback?: DeliveryOutcome['kind'];
   readonly callbackUrl?: (jobId: string) => string;
+  /** Wraps the rig's stores: failures injected per call. */
+  readonly faults?: FaultyStores;
+  /** The stores of an earlier rig (a restart on the same data). */
+  readonly stores?: { readonly jobs: Keyv; readonly quota: Keyv };
 }
 
 /**
@@ -137,9 +148,12 @@ export function runnerRig(options: RunnerRigOptions = {}) {
   const logger = silentLogger;
   const kie = new FakeKie();
   const delivery = new FakeDelivery(options.deliveryFallback);
-  const jobs = new JobStore(new Keyv(), clock);
+  const stores = options.stores ?? { jobs: new Keyv(), quota: new Keyv() };
+  const jobStore = options.faults ? options.faults.keyv('jobs', stores.jobs) : stores.jobs;
+  const quotaStore = options.faults ? options.faults.keyv('quota', stores.quota) : stores.quota;
+  const jobs = new JobStore(jobStore, clock);
   const quota = new QuotaService({
-    store: new Keyv(),
+    store: quotaStore,
     clock,
     // 48 h, so a charge is still inside the window when 24 h of delivery retries end.
     defaults: { limit: 5, windowHours: 48, costs: { veo3: 4, veo3_fast: 1, veo3_lite: 1 }, maxActiveJobs: 5 },
@@ -163,6 +177,8 @@ export function runnerRig(options: RunnerRigOptions = {}) {
   const callbacks = new KieCallbacks({ jobs, kie, reader: runner, clock, logger, callbackUrl: options.callbackUrl });
 
   return {
+    stores,
+    steps,
     kie,
     delivery,
     jobs,

@@ -90,6 +90,13 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it("GIVEN STORE_TIMEOUT_MS THEN 2000 by default, and a value that could not answer within Discord's 3 s is refused", () => {
+    expect(loadConfig(minimal).storeTimeoutMs).toBe(2_000);
+    expect(loadConfig({ ...minimal, STORE_TIMEOUT_MS: '750' }).storeTimeoutMs).toBe(750);
+    expect(problems({ ...minimal, STORE_TIMEOUT_MS: '3000' }).map((p) => p.key)).toEqual(['STORE_TIMEOUT_MS']);
+    expect(problems({ ...minimal, STORE_TIMEOUT_MS: '50' })[0]?.hint).toContain('3 s');
+  });
+
   it('GIVEN an absolute sqlite path and empty optional keys THEN they are read as such', () => {
     const config = loadConfig({
       ...minimal,

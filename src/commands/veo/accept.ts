@@ -9,12 +9,14 @@ import {
 import { UserFacingError } from '../../errors.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { newJobId } from '../../lib/jobId.js';
+import { budget } from '../../lib/deadline.js';
 import { relativeTime } from '../../lib/format.js';
 import { newJobRecord, type JobOptions, type JobRecord } from '../../services/jobs/record.js';
 import type { VeoModel } from '../../lib/models.js';
 import type { CreditReservation } from '../../services/quota/credits.js';
 import type { ReserveResult } from '../../services/quota/service.js';
 import type { CommandDeps } from '../types.js';
+import type { QuotaScope } from '../../services/quota/ledger.js';
 
 /** Every interaction that can start a job: a command, a Rerun click, an Extend modal. */
 export type JobInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
@@ -28,6 +30,8 @@ export function missingPermissions(appPermissions: PermissionsBitField, inThread
       : [PermissionFlagsBits.SendMessages, 'permission.send_messages'],
     [PermissionFlagsBits.EmbedLinks, 'permission.embed_links'],
     [PermissionFlagsBits.AttachFiles, 'permission.attach_files'],
+    // Without it the search for a post made before a crash sees nothing, and the post could be made twice.
+    [PermissionFlagsBits.ReadMessageHistory, 'permission.read_message_history'],
   ];
   return needed.filter(([bit]) => !appPermissions.has(bit, false)).map(([, key]) => t(locale, key));
 }
@@ -114,15 +118,14 @@ function recordOf(interaction: JobInteraction, request: JobRequest, id: string, 
  * The refusals that read the store, in DESIGN §1.4's order: the bot's credit budget, then the member's
  * own (quota.reserve). Each reserves as it passes; a later refusal gives back what an earlier one held.
  */
-async function reserveJob(interaction: JobInteraction, deps: CommandDeps, jobId: string, model: VeoModel) {
-  const scope = { guildId: interaction.guildId, userId: interaction.user.id };
-  const credits = await deps.credits.reserve(jobId, { kind: 'video', model }, interaction.guildId);
+async function reserveJob(scope: QuotaScope, deps: CommandDeps, jobId: string, model: VeoModel): Promise<number> {
+  const credits = await deps.credits.reserve(jobId, { kind: 'video', model }, scope.guildId);
   if (!credits.ok) throw creditRefusal(credits, model);
   try {
     // The server's prompt filter (DESIGN §1.8) belongs here: after the bot's budget, before the member's own.
     const reservation = await deps.quota.reserve(scope, jobId, model);
     if (!reservation.ok) throw refusalFor(reservation, model);
-    return { scope, reservation };
+    return reservation.units;
   } catch (error) {
     await deps.credits.refund(jobId);
     throw error;
@@ -138,17 +141,35 @@ export async function acceptJob(
   deps: CommandDeps,
   request: JobRequest,
 ): Promise<JobRecord> {
-  const { jobs, quota, clock } = deps;
+  const { jobs, clock } = deps;
   preflight(interaction, deps);
   const jobId = newJobId();
   deps.runner.claim(jobId);
-  const { scope, reservation } = await reserveJob(interaction, deps, jobId, request.options.model);
-
+  const scope = { guildId: interaction.guildId, userId: interaction.user.id };
+  // Everything before the defer shares one store budget, so the member hears back within Discord's 3 s.
+  const beforeAck = budget(deps.config.storeTimeoutMs, () => clock.now());
+  const unanswered = (error: unknown): UserFacingError => {
+    // A reservation or record that lands after we gave up is undone in the background.
+    deps.runner.abandon(jobId, scope);
+    deps.logger.warn(
+      { jobId, interactionId: interaction.id, err: error },
+      'store did not answer before the acknowledgement; nothing charged',
+    );
+    return new UserFacingError('error.store_unavailable');
+  };
+  let units: number;
   try {
-    await jobs.create(recordOf(interaction, request, jobId, reservation.units, clock.now()));
+    units = await beforeAck(reserveJob(scope, deps, jobId, request.options.model));
   } catch (error) {
-    await quota.refund(scope, jobId);
-    throw error;
+    // A refusal is the member's answer; anything else is the store not answering in time.
+    if (error instanceof UserFacingError) throw error;
+    throw unanswered(error);
+  }
+  const record = recordOf(interaction, request, jobId, units, clock.now());
+  try {
+    await beforeAck(jobs.create(record));
+  } catch (error) {
+    throw unanswered(error);
   }
   let messageId: string | null;
   try {
@@ -158,12 +179,17 @@ export async function acceptJob(
     });
     messageId = response.resource?.message?.id ?? null;
   } catch (error) {
-    // Never acknowledged: nobody waits on this job, so it ends here at no cost.
-    await jobs.update(jobId, (j) => ({ ...j, state: 'failed', failure: { reason: 'unknown', policyText: null } }));
-    await quota.refund(scope, jobId);
+    // Never acknowledged: nobody waits on this job, so it ends here at no cost (and without its token).
+    deps.runner.abandon(jobId, scope);
     throw error;
   }
-  const stored = await jobs.update(jobId, (j) => ({ ...j, messageId }));
+  let stored: JobRecord = { ...record, messageId };
+  try {
+    stored = await jobs.update(jobId, (j) => ({ ...j, messageId }));
+  } catch (error) {
+    // The job goes on: the runner writes the message id in its first step.
+    deps.logger.warn({ jobId, err: error }, 'could not record the job message; the runner will');
+  }
   deps.logger.info(
     {
       jobId,

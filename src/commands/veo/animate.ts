@@ -7,6 +7,7 @@ import {
 import { UserFacingError } from '../../errors.js';
 import { formatBytes } from '../../lib/format.js';
 import { declaredImageType } from '../../services/kie/images.js';
+import type { JobRecord } from '../../services/jobs/record.js';
 import type { AspectRatio } from '../../services/kie/types.js';
 import type { CommandDeps } from '../types.js';
 import { readSharedOptions, sharedOptions } from './options.js';
@@ -87,9 +88,17 @@ export async function executeAnimate(interaction: ChatInputCommandInteraction, d
     await deps.runner.failBeforeSubmit(job.id, prepared.reason);
     return;
   }
-  const ready = await deps.jobs.update(job.id, (j) => ({
-    ...j,
-    options: { ...j.options, imageUrls: prepared.urls, imagesPending: false },
-  }));
-  deps.runner.enqueue(ready);
+  let ready: JobRecord;
+  try {
+    ready = await deps.jobs.update(job.id, (j) => ({
+      ...j,
+      options: { ...j.options, imageUrls: prepared.urls, imagesPending: false },
+    }));
+  } catch (error) {
+    // Without its pictures on record it must never be submitted; it ends in its message, refunded.
+    deps.logger.warn({ jobId: job.id, err: error }, 'could not record the prepared pictures');
+    await deps.runner.failBeforeSubmit(job.id, 'image_interrupted');
+    return;
+  }
+  deps.runner.enqueue({ ...ready, messageId: ready.messageId ?? job.messageId });
 }

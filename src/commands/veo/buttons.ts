@@ -11,6 +11,7 @@ import {
 import { JobNotFoundError, UserFacingError } from '../../errors.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { CustomIdPrefix, encodeCustomId } from '../../lib/customId.js';
+import { withDeadline } from '../../lib/deadline.js';
 import { renderDetails } from './views.js';
 import type { JobRecord } from '../../services/jobs/record.js';
 import { hdSpendId } from '../../services/quota/credits.js';
@@ -165,7 +166,7 @@ export async function onDetailsClick(interaction: ButtonInteraction, jobId: stri
 export async function onHdClick(interaction: ButtonInteraction, jobId: string, deps: CommandDeps): Promise<void> {
   const job = await loadJob(deps, jobId);
   if (!mayAct(interaction, job)) throw new UserFacingError('hd.not_yours', { user: job.requesterId });
-  const claim = await deps.hd.claim(jobId, {
+  const claiming = deps.hd.claim(jobId, {
     interactionId: interaction.id,
     token: interaction.token,
     channelId: interaction.channelId,
@@ -173,6 +174,17 @@ export async function onHdClick(interaction: ButtonInteraction, jobId: string, d
     attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
     locale: interaction.locale,
   });
+  let claim: Awaited<typeof claiming>;
+  try {
+    claim = await withDeadline(claiming, deps.config.storeTimeoutMs);
+  } catch (error) {
+    // A claim that lands after we gave up is given back, so the next click can take it.
+    void claiming
+      .then((late) => (late.kind === 'claimed' ? deps.hd.release(jobId, interaction.id) : undefined))
+      .catch(() => undefined);
+    deps.logger.warn({ jobId, err: error }, '1080P click: the store did not answer in time');
+    throw new UserFacingError('error.store_unavailable');
+  }
   const ephemeral = { flags: MessageFlags.Ephemeral } as const;
   if (claim.kind === 'missing') throw new UserFacingError('error.job_not_found');
   if (claim.kind === 'not_ready') throw new UserFacingError('hd.not_ready');
@@ -188,11 +200,11 @@ export async function onHdClick(interaction: ButtonInteraction, jobId: string, d
   const credits = await deps.credits
     .reserve(spendId, { kind: '1080p' }, claim.job.guildId)
     .catch(async (error: unknown) => {
-      await deps.hd.release(jobId);
+      await deps.hd.release(jobId, interaction.id);
       throw error;
     });
   if (!credits.ok) {
-    await deps.hd.release(jobId);
+    await deps.hd.release(jobId, interaction.id);
     throw credits.retryAt === null
       ? new UserFacingError('hd.credits_never')
       : new UserFacingError('hd.credits', { when: relativeTime(credits.retryAt) });
@@ -202,7 +214,7 @@ export async function onHdClick(interaction: ButtonInteraction, jobId: string, d
     const response = await interaction.deferReply({ withResponse: true, ...(claim.job.private ? ephemeral : {}) });
     replyId = response.resource?.message?.id ?? null;
   } catch (error) {
-    await deps.hd.release(jobId);
+    await deps.hd.release(jobId, interaction.id);
     await deps.credits.refund(spendId);
     throw error;
   }

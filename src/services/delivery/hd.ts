@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { formatBytes } from '../../lib/format.js';
 import type { Logger } from '../../logger.js';
 import type { HdState, JobRecord } from '../jobs/record.js';
+import { STEP_RETRY_BASE_MS, STEP_RETRY_MAX_MS } from '../jobs/steps.js';
 import type { JobStore } from '../jobs/store.js';
 import type { HdResult } from '../kie/types.js';
 import { hdSpendId } from '../quota/credits.js';
@@ -65,6 +66,11 @@ function targetOf(job: JobRecord, hd: HdState): SendTarget {
 export class HdService {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #inflight = new Set<Promise<void>>();
+  /** Jobs whose check is running now: resume must not start a second one beside it. */
+  readonly #checking = new Set<string>();
+  readonly #missed = new Set<string>();
+  /** Consecutive failed checks per job (a store error): the next one waits longer. */
+  readonly #failures = new Map<string, number>();
   #stopping = false;
 
   constructor(private readonly deps: HdServiceDeps) {}
@@ -73,7 +79,9 @@ export class HdService {
   async claim(jobId: string, click: HdClick): Promise<HdClaim> {
     const job = await this.deps.jobs.get(jobId);
     if (!job) return { kind: 'missing' };
-    if (job.state !== 'delivered' || !job.taskId) return { kind: 'not_ready' };
+    // The button is on the result itself: a click while the record still says `delivering` (the edit
+    // reached Discord, its write had not yet, or a restart is still confirming it) is a click on a video.
+    if ((job.state !== 'delivered' && job.state !== 'delivering') || !job.taskId) return { kind: 'not_ready' };
     const outcome: { value: HdClaim } = { value: { kind: 'already' } };
     const updated = await this.deps.jobs.update(jobId, (j) => {
       const hd = j.hd;
@@ -101,20 +109,28 @@ export class HdService {
     return outcome.value.kind === 'claimed' ? { kind: 'claimed', job: updated } : outcome.value;
   }
 
-  /** Gives the preparation back when the click could not even be deferred. */
-  async release(jobId: string): Promise<void> {
-    await this.deps.jobs.update(jobId, (j) => ({ ...j, hd: null }));
+  /** Gives the preparation back when this click could not even be answered (never another click's). */
+  async release(jobId: string, interactionId: string): Promise<void> {
+    await this.deps.jobs.update(jobId, (j) => (j.hd?.interactionId === interactionId ? { ...j, hd: null } : j));
   }
 
   async start(jobId: string, replyMessageId: string | null): Promise<void> {
-    await this.deps.jobs.update(jobId, (j) => (j.hd ? { ...j, hd: { ...j.hd, replyMessageId } } : j));
+    // Scheduled first: the click was answered, so a failed write must not leave the preparation waiting.
     this.#schedule(jobId, 0);
+    try {
+      await this.deps.jobs.update(jobId, (j) => (j.hd ? { ...j, hd: { ...j.hd, replyMessageId } } : j));
+    } catch (error) {
+      // Only a bot-token edit after the click token's 15 minutes needs it; the token path does not.
+      this.deps.logger.warn({ jobId, err: error }, 'could not record the 1080P reply message');
+    }
   }
 
   async resume(): Promise<number> {
     const preparing = await this.deps.jobs.hdPreparing();
-    for (const job of preparing) this.#schedule(job.id, 0);
-    return preparing.length;
+    // A click claimed during start-up was scheduled by start() already: one check, not two.
+    const waiting = preparing.filter((job) => !this.#timers.has(job.id) && !this.#checking.has(job.id));
+    for (const job of waiting) this.#schedule(job.id, 0);
+    return waiting.length;
   }
 
   async stop(): Promise<void> {
@@ -131,11 +147,30 @@ export class HdService {
     if (existing) clearTimeout(existing);
     const timer = setTimeout(() => {
       this.#timers.delete(jobId);
-      const run = this.#check(jobId).catch((error: unknown) =>
-        this.deps.logger.error({ jobId, err: error }, '1080P step failed unexpectedly'),
+      if (this.#checking.has(jobId)) {
+        this.#missed.add(jobId);
+        return;
+      }
+      this.#checking.add(jobId);
+      const run = this.#check(jobId).then(
+        () => void this.#failures.delete(jobId),
+        (error: unknown) => {
+          // A store error (or a bug) must not strand the preparation: the check runs again later.
+          const failures = (this.#failures.get(jobId) ?? 0) + 1;
+          this.#failures.set(jobId, failures);
+          const retryInMs = Math.min(STEP_RETRY_BASE_MS * 2 ** Math.min(failures - 1, 30), STEP_RETRY_MAX_MS);
+          this.deps.logger.warn({ jobId, failures, retryInMs, err: error }, '1080P step failed; trying again');
+          this.#checking.delete(jobId);
+          this.#schedule(jobId, retryInMs);
+        },
       );
       this.#inflight.add(run);
-      void run.finally(() => this.#inflight.delete(run));
+      void run.finally(() => {
+        this.#inflight.delete(run);
+        this.#checking.delete(jobId);
+        // Asked for while this check ran (it may have read the record before the click was written).
+        if (this.#missed.delete(jobId)) this.#schedule(jobId, 0);
+      });
     }, delayMs);
     this.#timers.set(jobId, timer);
   }

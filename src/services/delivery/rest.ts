@@ -7,6 +7,7 @@ import {
   type APIButtonComponent,
   type APIEmbed,
   type APIMessage,
+  type RateLimitData,
   type RawFile,
   type REST,
 } from 'discord.js';
@@ -55,6 +56,15 @@ export function isTooLargeError(error: unknown): boolean {
 export function isTransientDiscordError(error: unknown): boolean {
   if (!(error instanceof DiscordAPIError)) return true;
   return error.status >= 500 || error.status === 429;
+}
+
+/**
+ * For `rest.rejectOnRateLimit`: a 429 that names no wait (no Retry-After, no rate-limit headers: an edge or
+ * a REST proxy) is handed to our own backoff as a RateLimitError; @discordjs/rest would resend it at once,
+ * in a loop. A 429 that says how long to wait is still waited out by the library.
+ */
+export function isUnpacedRateLimit(limit: Pick<RateLimitData, 'retryAfter'>): boolean {
+  return limit.retryAfter <= 0;
 }
 
 export interface OutgoingFile {

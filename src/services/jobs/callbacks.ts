@@ -61,17 +61,30 @@ export class KieCallbacks {
   #takeRead(jobId: string): boolean {
     const now = this.deps.clock.now();
     if (now - (this.#lastRead.get(jobId) ?? 0) < CALLBACK_READ_GAP_MS) return false;
+    // Oldest first (a read moves its job to the end): entries past the gap no longer decide anything.
+    for (const [id, at] of this.#lastRead) {
+      if (now - at < CALLBACK_READ_GAP_MS) break;
+      this.#lastRead.delete(id);
+    }
+    this.#lastRead.delete(jobId);
     this.#lastRead.set(jobId, now);
     return true;
+  }
+
+  /** Jobs with a recent callback read remembered; for tests. */
+  get remembered(): number {
+    return this.#lastRead.size;
   }
 
   async #handle(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
     const { jobs, clock } = this.deps;
     if (this.deps.reader.stopping) return 'ignored';
     const known = await jobs.jobIdForTask(taskId);
-    if (known !== undefined) {
-      const job = await jobs.get(known);
-      if (!job || (job.state !== 'generating' && !stillPollingLate(job, clock.now()))) return 'ignored';
+    const job = known === undefined ? undefined : await jobs.get(known);
+    if (known !== undefined && !job) return 'ignored';
+    // The task key is written before the record: a record that never took the task id is not its owner yet.
+    if (known !== undefined && job?.taskId === taskId) {
+      if (job.state !== 'generating' && !stillPollingLate(job, clock.now())) return 'ignored';
       return this.nudge(known) ? 'read' : 'coalesced';
     }
     if (jobParam === null || this.deps.callbackUrl === undefined) return 'unknown_task';

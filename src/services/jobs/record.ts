@@ -87,7 +87,13 @@ export interface JobRecord {
   readonly taskId: string | null;
   readonly resultUrls: readonly string[];
   readonly failure: { readonly reason: JobFailureReason; readonly policyText: string | null } | null;
+  /** Written true in the same write as a failure (DESIGN §4): the refund is owed from that moment. */
   readonly refunded: boolean;
+  /**
+   * A failure is written but its ledger refund or its message to the member is not done yet: the job
+   * stays in the active index (a restart finishes it) until both are. Absent on older records: false.
+   */
+  readonly noticePending?: boolean;
   /** Set when the job passed 30 minutes: kie is still asked until then, and a late video is posted free. */
   readonly lateUntil: number | null;
   readonly late: boolean;
@@ -169,9 +175,12 @@ export function stillPollingLate(job: JobRecord, now: number): boolean {
   return (job.state === 'failed' || job.state === 'failed_unknown') && job.lateUntil !== null && now < job.lateUntil;
 }
 
-/** Nothing left to do for this job: final, and kie is no longer asked about it (the one "still tracked" test). */
+/**
+ * Nothing left to do for this job: final, its failure (if any) shown and refunded, and kie no longer
+ * asked about it (the one "still tracked" test).
+ */
 export function isSettled(job: JobRecord, now: number): boolean {
-  return isFinal(job) && !stillPollingLate(job, now);
+  return isFinal(job) && job.noticePending !== true && !stillPollingLate(job, now);
 }
 
 /** Whose units a job holds: its requester's, in its server (or their DM bucket). */

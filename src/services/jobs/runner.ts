@@ -1,6 +1,5 @@
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../logger.js';
-import { renderFailure } from '../delivery/views.js';
 import {
   describeKieError,
   describeKieFailure,
@@ -9,14 +8,16 @@ import {
   KiePausedError,
 } from '../kie/errors.js';
 import type { TaskInfo } from '../kie/types.js';
+import type { QuotaScope } from '../quota/ledger.js';
 import type { TaskReader } from './callbacks.js';
 import { durationKind } from './durations.js';
+import { JobEndings } from './endings.js';
 import type { DeliveryPort, DurationPort, KiePort, LimiterPort, QuotaPort } from './ports.js';
 import { queueBucket } from './limiter.js';
 import {
-  DELIVERY_GIVE_UP_MS,
   GENERATION_TIMEOUT_MS,
   isFinal,
+  isSettled,
   LATE_POLL_MS,
   LATE_WINDOW_MS,
   QUEUE_TIMEOUT_MS,
@@ -28,7 +29,7 @@ import {
   type JobState,
 } from './record.js';
 import type { StatusEdits } from './statusEdits.js';
-import { Exclusive, type JobSteps } from './steps.js';
+import { DEADLINE_LANE, Exclusive, STATUS_LANE, type JobSteps } from './steps.js';
 import type { JobStore } from './store.js';
 import { circuitClosed, extendRequest, generateRequest, QueueTimeoutError } from './submission.js';
 
@@ -57,28 +58,40 @@ export interface JobRunnerDeps {
 
 /**
  * The persisted state machine of DESIGN §4: queued -> submitting -> generating -> delivering -> delivered,
- * with failures refunded once. Every step re-reads the record, so a timer firing late is harmless.
+ * with failures refunded once. Every step re-reads the record, so a timer firing late is harmless; a step
+ * that throws runs again with backoff as `#advance`, which finds the job's next step from its record and
+ * from what this process learnt but could not write yet (a task id, a sent result, a decided failure).
  */
 export class JobRunner implements TaskReader {
   /** Jobs in their queued step, each with the abort that ends its wait at stop. */
   readonly #queued = new Map<string, AbortController>();
   readonly #polls = new Exclusive();
-  /** The store lease rules out deliveries by other processes; this rules out a second one here. */
-  readonly #deliveries = new Exclusive();
   readonly #random: () => number;
   /** Jobs accepted by this process while resume had not finished; see claim(). */
   readonly #claimed = new Set<string>();
+  /** Generate answered but the record does not say so yet: kept until it does (DESIGN §4). */
+  readonly #submitted = new Map<string, { readonly taskId: string; readonly at: number }>();
+  /** The job message id from the defer, written by the queued step when acceptJob could not. */
+  readonly #messageIds = new Map<string, string>();
+  readonly #endings: JobEndings;
   #resumed = false;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.#random = deps.random ?? Math.random;
+    this.#endings = new JobEndings({
+      ...deps,
+      again: (id) => this.#advance(id),
+      pollLate: (id) => this.#pollIn(id, LATE_POLL_MS),
+      jittered: (ms) => this.#jittered(ms),
+    });
   }
 
   /** Starts a job whose record exists and whose message has been deferred. */
   enqueue(job: JobRecord): void {
+    if (job.messageId !== null) this.#messageIds.set(job.id, job.messageId);
     // Resume and a fresh command can both hand over the same job once; it must run once.
     if (this.#queued.has(job.id)) return;
-    this.deps.steps.run(job.id, () => this.#runQueued(job.id));
+    void this.#step(job.id, () => this.#runQueued(job.id));
   }
 
   /**
@@ -91,30 +104,36 @@ export class JobRunner implements TaskReader {
 
   /** Ends a queued job that never reached kie (its pictures could not be prepared): shown, refunded, no generate. */
   async failBeforeSubmit(jobId: string, reason: JobFailureReason): Promise<void> {
-    const job = await this.deps.jobs.get(jobId);
-    if (job?.state !== 'queued') return;
-    await this.#fail(jobId, reason, null);
+    await this.#step(jobId, () => this.#endings.fail(jobId, reason, null));
+  }
+
+  /**
+   * Ends a job whose interaction was never acknowledged (its defer failed, or the store did not answer in
+   * time): nobody waits on it, so it is failed without a message, its token dropped and its units given
+   * back, retried until the store takes it.
+   */
+  abandon(jobId: string, scope: QuotaScope): void {
+    void this.deps.steps.run(jobId, () => this.#endings.abandon(jobId, scope));
   }
 
   /** Picks up every job a previous process left moving (call only while holding the store lease). */
   async resume(): Promise<Record<string, number>> {
     const counts: Record<string, number> = {};
-    const now = this.deps.clock.now();
     for (const job of await this.deps.jobs.active()) {
       if (this.#claimed.has(job.id)) continue;
       counts[job.state] = (counts[job.state] ?? 0) + 1;
       if (job.state === 'queued') {
         // Its pictures were never re-hosted and their Discord URLs are not kept: it cannot go on.
-        if (job.options.imagesPending) this.deps.steps.run(job.id, () => this.#fail(job.id, 'image_interrupted', null));
+        if (job.options.imagesPending) void this.failBeforeSubmit(job.id, 'image_interrupted');
         else this.enqueue(job);
-      } else if (job.state === 'submitting') {
+      } else if (job.state === 'submitting' && job.taskId === null) {
         // Resubmitting could charge twice: with no task id we cannot know, so we say so and refund.
-        if (job.taskId === null) this.deps.steps.run(job.id, () => this.#fail(job.id, 'unknown_outcome', null));
-        else this.readNow(job.id);
-      } else if (job.state === 'generating') this.readNow(job.id);
-      else if (job.state === 'delivering') this.deps.steps.run(job.id, () => this.#deliver(job.id));
-      else if (stillPollingLate(job, now)) this.readNow(job.id);
-      else await this.deps.jobs.update(job.id, (j) => j);
+        void this.failBeforeSubmit(job.id, 'unknown_outcome');
+      } else {
+        // A deadline that passed while no process ran waits for one read: the video may be ready.
+        if (job.state === 'generating' || job.state === 'submitting') this.#watchDeadline(job, this.#pollDelay());
+        void this.#step(job.id, () => this.#advance(job.id));
+      }
     }
     this.#resumed = true;
     this.#claimed.clear();
@@ -124,7 +143,7 @@ export class JobRunner implements TaskReader {
 
   /** Reads the job's kie task now, in place of whatever step it had scheduled. */
   readNow(jobId: string): void {
-    this.deps.steps.schedule(jobId, 0, () => this.#poll(jobId));
+    this.#later(jobId, 0, () => this.#poll(jobId));
   }
 
   get stopping(): boolean {
@@ -144,26 +163,56 @@ export class JobRunner implements TaskReader {
     return this.deps.steps.busy;
   }
 
+  /** A step in the job's own lane; if it throws, the job's next step is found again after the backoff. */
+  #step(id: string, work: () => Promise<void>): Promise<void> {
+    return this.deps.steps.run(id, work, { again: () => this.#advance(id) });
+  }
+
+  #later(id: string, delayMs: number, work: () => Promise<void>): void {
+    this.deps.steps.schedule(id, delayMs, work, { again: () => this.#advance(id) });
+  }
+
+  /** The job's next step, from its record and from what this process knows but has not written yet. */
+  async #advance(id: string): Promise<void> {
+    const job = await this.deps.jobs.get(id);
+    if (!job) {
+      this.#forget(id);
+      return;
+    }
+    if (this.#endings.failing(id) && !isFinal(job)) return this.#endings.recordFailure(id);
+    if (job.state === 'queued') {
+      // An animate job still having its pictures prepared is its command's, not ours.
+      if (!job.options.imagesPending) await this.#runQueued(id);
+    } else if (job.state === 'submitting') {
+      // Without a task id in memory, generate is still on the wire (or resume already judged it).
+      if (this.#submitted.has(id)) await this.#recordSubmission(id);
+    } else if (job.state === 'generating') await this.#poll(id);
+    else if (job.state === 'delivering') await this.#endings.deliver(id);
+    else if (job.noticePending === true) await this.#endings.settleFailure(id);
+    else if (stillPollingLate(job, this.deps.clock.now())) await this.#poll(id);
+    else if (isSettled(job, this.deps.clock.now())) {
+      // Still indexed (a write that dropped it was lost): this write drops it, and any token left.
+      await this.deps.jobs.update(id, (j) => ({ ...j, interaction: withoutToken(j) }));
+    }
+  }
+
+  #forget(id: string): void {
+    this.#submitted.delete(id);
+    this.#messageIds.delete(id);
+    this.#endings.forget(id);
+    this.deps.steps.cancel(id, DEADLINE_LANE);
+  }
+
   #jittered(ms: number): number {
     return Math.round(ms * (0.9 + this.#random() * 0.2));
   }
 
   #log(job: JobRecord, from: JobState, extra: Record<string, unknown> = {}): void {
-    this.deps.logger.info(
-      {
-        jobId: job.id,
-        taskId: job.taskId,
-        from,
-        to: job.state,
-        model: job.options.model,
-        promptLength: job.options.prompt.length,
-        ...extra,
-      },
-      'job transition',
-    );
+    this.#endings.log(job, from, extra);
   }
 
   async #runQueued(id: string): Promise<void> {
+    if (this.#queued.has(id)) return;
     const { jobs, kie, limiter } = this.deps;
     const abort = new AbortController();
     this.#queued.set(id, abort);
@@ -172,18 +221,22 @@ export class JobRunner implements TaskReader {
       for (;;) {
         const job = await jobs.get(id);
         if (!job || job.state !== 'queued') return;
+        const messageId = this.#messageIds.get(id);
+        if (messageId !== undefined && job.messageId !== messageId) await jobs.update(id, (j) => ({ ...j, messageId }));
+        this.#messageIds.delete(id);
         try {
           await circuitClosed(kie.circuit, job.createdAt + QUEUE_TIMEOUT_MS - this.deps.clock.now(), abort.signal);
           const waiting = limiter.acquire(id, abort.signal, queueBucket(scopeOf(job)));
-          if (limiter.position(id) !== null) this.deps.steps.run(id, () => this.deps.statusEdits.show(id));
+          if (limiter.position(id) !== null) this.#showStatus(id);
           await waiting;
         } catch (error) {
           if (this.stopping) return;
-          if (error instanceof QueueTimeoutError) await this.#fail(id, 'queue_timeout', null);
+          if (error instanceof QueueTimeoutError) await this.#endings.fail(id, 'queue_timeout', null);
           else throw error;
           return;
         }
-        const submitting = await jobs.update(id, (j) => ({ ...j, state: 'submitting' }));
+        const submitting = await jobs.update(id, (j) => (j.state === 'queued' ? { ...j, state: 'submitting' } : j));
+        if (submitting.state !== 'submitting') return;
         this.#log(submitting, 'queued');
         let taskId: string;
         try {
@@ -201,22 +254,63 @@ export class JobRunner implements TaskReader {
           await this.#failGenerate(id, error);
           return;
         }
-        const generating = await jobs.update(id, (j) => ({
-          ...j,
-          state: 'generating',
-          taskId,
-          submittedAt: this.deps.clock.now(),
-        }));
-        this.#log(generating, 'submitting');
-        await this.deps.quota.commit(scopeOf(generating), id);
-        await this.deps.statusEdits.show(id);
-        this.#pollIn(id, this.#jittered(this.#pollDelay()));
+        this.#submitted.set(id, { taskId, at: this.deps.clock.now() });
+        await this.#recordSubmission(id);
         return;
       }
     } finally {
       unfollow();
       this.#queued.delete(id);
     }
+  }
+
+  /**
+   * Writes the task id generate answered with. Retried before anything else happens to the job: the
+   * task exists (and kie bills it) whether or not the record says so.
+   */
+  async #recordSubmission(id: string): Promise<void> {
+    const submitted = this.#submitted.get(id);
+    if (!submitted) return;
+    const job = await this.deps.jobs.get(id);
+    if (!job) return this.#forget(id);
+    // Spent before the record moves on: a restart that finds `submitting` refunds it, so it is never lost.
+    await this.deps.quota.commit(scopeOf(job), id);
+    const guard = { moved: false };
+    const generating = await this.deps.jobs.update(id, (j) => {
+      if (j.state !== 'submitting') return j;
+      guard.moved = true;
+      return { ...j, state: 'generating', taskId: submitted.taskId, submittedAt: submitted.at };
+    });
+    this.#submitted.delete(id);
+    this.#messageIds.delete(id);
+    if (!guard.moved) return;
+    this.#log(generating, 'submitting');
+    this.#showStatus(id);
+    this.#watchDeadline(generating);
+    this.#pollIn(id, this.#jittered(this.#pollDelay()));
+  }
+
+  #showStatus(id: string): void {
+    void this.deps.steps.run(id, () => this.deps.statusEdits.show(id), { lane: STATUS_LANE });
+  }
+
+  /** The 30-minute generation deadline runs on its own timer, whatever happens to the polls. */
+  #watchDeadline(job: JobRecord, notBeforeMs = 0): void {
+    const at = (job.submittedAt ?? job.createdAt) + GENERATION_TIMEOUT_MS;
+    const delay = Math.max(notBeforeMs, at - this.deps.clock.now());
+    this.deps.steps.schedule(job.id, delay, () => this.#onDeadline(job.id), {
+      lane: DEADLINE_LANE,
+    });
+  }
+
+  /** Retried as itself: the deadline has passed, so a retry must fail the job, never poll it. */
+  async #onDeadline(id: string): Promise<void> {
+    const job = await this.deps.jobs.get(id);
+    if (!job) return this.#forget(id);
+    if (job.noticePending === true) return this.#endings.settleFailure(id);
+    if (this.#endings.failing(id)) return this.#endings.recordFailure(id);
+    if (job.state !== 'generating' && job.state !== 'submitting') return;
+    await this.#endings.fail(id, 'timeout', null, this.deps.clock.now() + LATE_WINDOW_MS);
   }
 
   #pollDelay(): number {
@@ -230,11 +324,11 @@ export class JobRunner implements TaskReader {
         { jobId: id, err: error },
         'generate outcome unknown: kie may have created (and charged) a task; the job was refunded',
       );
-      await this.#fail(id, 'unknown_outcome', null);
+      await this.#endings.fail(id, 'unknown_outcome', null);
       return;
     }
     const failure = describeKieError(error);
-    await this.#fail(id, failure.reason, failure.policyText ?? null);
+    await this.#endings.fail(id, failure.reason, failure.policyText ?? null);
   }
 
   /** One read at a time per job: a callback landing mid-read asks for one more read right after. */
@@ -243,7 +337,7 @@ export class JobRunner implements TaskReader {
   }
 
   #pollIn(id: string, delayMs: number): void {
-    this.deps.steps.schedule(id, delayMs, () => this.#poll(id));
+    this.#later(id, delayMs, () => this.#poll(id));
   }
 
   async #pollOnce(id: string): Promise<void> {
@@ -251,8 +345,9 @@ export class JobRunner implements TaskReader {
     if (!job?.taskId) return;
     const now = this.deps.clock.now();
     const late = stillPollingLate(job, now);
-    // A read scheduled over a pending delivery retry must not lose that retry.
-    if (job.state === 'delivering') return this.#deliver(id);
+    // A read scheduled over a pending delivery retry (or a failure notice) must not lose it.
+    if (job.state === 'delivering') return this.#endings.deliver(id);
+    if (job.noticePending === true) return this.#endings.settleFailure(id);
     if (job.state !== 'generating' && !late) return;
     let info: TaskInfo;
     try {
@@ -271,9 +366,10 @@ export class JobRunner implements TaskReader {
         return { ...j, state: 'delivering', resultUrls: urls, late, lateUntil: null };
       });
       if (!guard.moved) return;
+      this.deps.steps.cancel(id, DEADLINE_LANE);
       if (!late && job.submittedAt !== null) this.deps.durations?.record(durationKind(job), now - job.submittedAt);
       this.#log(delivering, job.state, { late });
-      return this.#deliver(id);
+      return this.#endings.deliver(id);
     }
     if (info.status === 'failed') {
       if (late) {
@@ -281,109 +377,17 @@ export class JobRunner implements TaskReader {
         return;
       }
       const failure = describeKieFailure(info.errorCode, info.errorMessage);
-      return this.#fail(id, failure.reason, failure.policyText ?? null);
+      return this.#endings.fail(id, failure.reason, failure.policyText ?? null);
     }
     return this.#afterPendingRead(job);
   }
 
   async #afterPendingRead(job: JobRecord): Promise<void> {
-    const now = this.deps.clock.now();
     if (job.state === 'failed' || job.state === 'failed_unknown') {
-      if (stillPollingLate(job, now)) this.#pollIn(job.id, LATE_POLL_MS);
+      if (stillPollingLate(job, this.deps.clock.now())) this.#pollIn(job.id, LATE_POLL_MS);
       else await this.deps.jobs.update(job.id, (j) => ({ ...j, lateUntil: null }));
       return;
     }
-    if (now - (job.submittedAt ?? job.createdAt) >= GENERATION_TIMEOUT_MS) {
-      await this.#fail(job.id, 'timeout', null, now + LATE_WINDOW_MS);
-      this.#pollIn(job.id, LATE_POLL_MS);
-      return;
-    }
     this.#pollIn(job.id, this.#jittered(this.#pollDelay()));
-  }
-
-  async #deliver(id: string): Promise<void> {
-    await this.#deliveries.run(id, () => this.#deliverOnce(id));
-  }
-
-  async #deliverOnce(id: string): Promise<void> {
-    const job = await this.deps.jobs.get(id);
-    if (job?.state !== 'delivering') return;
-    const outcome = await this.deps.delivery.deliver(job);
-    const now = this.deps.clock.now();
-    if (outcome.kind === 'delivered') {
-      const done = await this.deps.jobs.update(id, (j) => ({
-        ...j,
-        state: 'delivered',
-        finishedAt: now,
-        deliveredMessageId: outcome.messageId,
-        interaction: withoutToken(j),
-      }));
-      this.#log(done, 'delivering');
-      await this.deps.quota.release(scopeOf(done), id);
-      return;
-    }
-    if (outcome.kind === 'undeliverable') {
-      await this.#undeliverable(id, outcome.reason);
-      return;
-    }
-    if (outcome.kind === 'refused') {
-      await this.#fail(id, 'media_refused', null);
-      return;
-    }
-    const failing = await this.deps.jobs.update(id, (j) => ({
-      ...j,
-      deliveryFailures: j.deliveryFailures + 1,
-      firstDeliveryFailureAt: j.firstDeliveryFailureAt ?? now,
-    }));
-    this.deps.logger.warn(
-      { jobId: id, failures: failing.deliveryFailures, err: outcome.error },
-      'delivery failed; retrying',
-    );
-    if (now - (failing.firstDeliveryFailureAt ?? now) >= DELIVERY_GIVE_UP_MS) {
-      await this.#undeliverable(id, 'Discord refused delivery for 24 hours');
-      return;
-    }
-    const base = this.deps.options.deliveryBackoffBaseMs ?? 5_000;
-    const delay = Math.min(base * 2 ** Math.min(failing.deliveryFailures - 1, 10), 10 * 60_000);
-    this.deps.steps.schedule(id, this.#jittered(delay), () => this.#deliver(id));
-  }
-
-  async #undeliverable(id: string, reason: string): Promise<void> {
-    const job = await this.deps.jobs.update(id, (j) => ({
-      ...j,
-      state: 'undeliverable',
-      finishedAt: this.deps.clock.now(),
-      interaction: withoutToken(j),
-    }));
-    this.#log(job, 'delivering', { reason });
-    this.deps.logger.warn({ jobId: id, taskId: job.taskId, reason }, 'video exists but could not be delivered');
-    await this.deps.quota.release(scopeOf(job), id);
-  }
-
-  async #fail(
-    id: string,
-    reason: JobFailureReason,
-    policyText: string | null,
-    lateUntil: number | null = null,
-  ): Promise<void> {
-    const before = await this.deps.jobs.get(id);
-    if (!before || isFinal(before)) return;
-    const failed = await this.deps.jobs.update(id, (j) => ({
-      ...j,
-      state: reason === 'unknown_outcome' ? 'failed_unknown' : 'failed',
-      failure: { reason, policyText },
-      finishedAt: this.deps.clock.now(),
-      lateUntil,
-    }));
-    this.deps.statusEdits.forget(id);
-    this.#log(failed, before.state, { reason });
-    await this.deps.quota.refund(scopeOf(failed), id);
-    const refunded = await this.deps.jobs.update(id, (j) => ({ ...j, refunded: true }));
-    try {
-      await this.deps.delivery.showFailure(refunded, renderFailure(refunded));
-    } catch (error) {
-      this.deps.logger.warn({ jobId: id, err: error }, 'could not show the failure');
-    }
-    await this.deps.jobs.update(id, (j) => ({ ...j, interaction: withoutToken(j) }));
   }
 }

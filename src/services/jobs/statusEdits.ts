@@ -5,7 +5,7 @@ import { renderStatus } from '../delivery/views.js';
 import { durationKind } from './durations.js';
 import type { DeliveryPort, DurationPort, LimiterPort } from './ports.js';
 import type { JobState } from './record.js';
-import type { JobSteps } from './steps.js';
+import { STATUS_LANE, type JobSteps } from './steps.js';
 import type { JobStore } from './store.js';
 
 export const STATUS_MIN_INTERVAL_MS = 30_000;
@@ -49,7 +49,8 @@ export class StatusEdits {
     this.#unsubscribe = deps.limiter.onQueueChange(() => {
       this.#refresh ??= setImmediate(() => {
         this.#refresh = null;
-        for (const id of this.#following) if (this.#mayChange(id)) this.deps.steps.run(id, () => this.show(id));
+        for (const id of this.#following)
+          if (this.#mayChange(id)) void this.deps.steps.run(id, () => this.show(id), { lane: STATUS_LANE });
       });
     });
   }
@@ -65,7 +66,7 @@ export class StatusEdits {
     this.#shown.delete(jobId);
   }
 
-  /** Edits the job message if its status changed; serialised per job. */
+  /** Edits the job message if its status changed; serialised per job. Throws when Discord or the store failed. */
   async show(id: string): Promise<void> {
     await this.#lock.run(id, async () => {
       const position = this.deps.limiter.position(id);
@@ -79,14 +80,13 @@ export class StatusEdits {
       if (last?.key === key) return;
       if (last && this.#defer(id, last.at)) return;
       const status = { key, at: this.deps.clock.now() };
+      const next = { ...job, status };
+      const expectedMs = this.deps.durations?.median(durationKind(next)) ?? null;
+      // Shown, then recorded: an edit Discord did not take throws, and the step runs again after a
+      // backoff; a lost write only means a restart may show the same status once more.
+      await this.deps.delivery.updateJobMessage(next, renderStatus(next, { position, expectedMs }));
       this.#shown.set(id, status);
-      const recorded = await this.deps.jobs.update(id, (j) => ({ ...j, status }));
-      try {
-        const expectedMs = this.deps.durations?.median(durationKind(recorded)) ?? null;
-        await this.deps.delivery.updateJobMessage(recorded, renderStatus(recorded, { position, expectedMs }));
-      } catch (error) {
-        this.deps.logger.warn({ jobId: id, err: error }, 'status edit failed');
-      }
+      await this.deps.jobs.update(id, (j) => ({ ...j, status }));
     });
   }
 
@@ -122,7 +122,7 @@ export class StatusEdits {
         id,
         setTimeout(() => {
           this.#trailing.delete(id);
-          this.deps.steps.run(id, () => this.show(id));
+          void this.deps.steps.run(id, () => this.show(id), { lane: STATUS_LANE });
         }, wait),
       );
     }

@@ -39,8 +39,9 @@ function guildOf(ledger: LedgerKey): string | null {
 }
 
 /**
- * Run once at start, before new jobs: settles entries whose job ended while we were down. Counts are of
- * member entries (server-ledger twins are settled alongside and not counted again).
+ * Run once at start, before new jobs: settles entries whose job ended while we were down, refunding those
+ * of failed jobs (held or already spent). Counts are of member entries (server-ledger twins are settled
+ * alongside and not counted again).
  */
 export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions): Promise<ReconcileResult> {
   const { ledgers } = deps;
@@ -73,6 +74,12 @@ export async function reconcile(deps: ReconcileDeps, options: ReconcileOptions):
           e.open = false;
           changed = true;
           if (isMember) result[fate === 'delivered' ? 'committed' : 'refunded']++;
+        } else if (e.open && e.state === 'spent' && fate === 'failed') {
+          // A failure whose refund never reached the ledger (the write failed, or a kill came first).
+          e.state = 'refunded';
+          e.open = false;
+          changed = true;
+          if (isMember) result.refunded++;
         } else if (e.open) {
           e.open = false;
           changed = true;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type Keyv from 'keyv';
 import { realSleep, type Clock, type Sleep } from '../../lib/clock.js';
@@ -10,7 +11,32 @@ export interface LeaseHolder {
   readonly id: string;
   readonly pid: number;
   readonly host: string;
+  /**
+   * The holder's PID namespace (Linux `/proc/self/ns/pid`), null where unknown: a pid means the same
+   * process only inside one namespace, and containers sharing a hostname do not share one.
+   */
+  readonly pidNamespace?: string | null;
   readonly expiresAt: number;
+}
+
+/** An atomic compare-and-set on a lease key, where the store has one (Redis: DESIGN §8). */
+export interface AtomicLeases {
+  /**
+   * Writes `next`, expiring after `ttlMs`, if the key is absent (`expectedId` null: `SET NX PX`) or holds
+   * `expectedId`'s lease; true when it wrote.
+   */
+  swap(key: string, expectedId: string | null, next: LeaseHolder, ttlMs: number): Promise<boolean>;
+  /** Deletes the key if it holds `id`'s lease. */
+  remove(key: string, id: string): Promise<void>;
+}
+
+/** This process's PID namespace, or null where the platform does not say (then no pid is trusted). */
+export function currentPidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
 }
 
 export const DEFAULT_LEASE_TTL_MS = 30_000;
@@ -18,6 +44,8 @@ export const DEFAULT_LEASE_TTL_MS = 30_000;
 export interface LeaseDeps {
   /** The `leases` namespace. */
   readonly store: Keyv;
+  /** Atomic writes on the same keys (Redis); without them, write-then-read-back after a pause. */
+  readonly atomic?: AtomicLeases | null;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly shard?: number;
@@ -31,6 +59,7 @@ export interface LeaseDeps {
   readonly settleMs?: number;
   readonly pid?: number;
   readonly host?: string;
+  readonly pidNamespace?: string | null;
   /** Whether a process of this host is still running (signal 0). */
   readonly isProcessAlive?: (pid: number) => boolean;
   readonly sleep?: Sleep;
@@ -49,8 +78,9 @@ export function processAlive(pid: number): boolean {
 }
 
 /**
- * The single-writer lease of DESIGN §8. Keyv has no compare-and-set, so taking the lease is
- * write-then-read-back after a short pause; renewal re-reads and gives up when someone else holds it.
+ * The single-writer lease of DESIGN §8. On Redis, taking and renewing it are atomic (`SET NX PX`, and a
+ * compare-and-set on the holder's id). Keyv alone has no compare-and-set, so there taking the lease is
+ * write-then-read-back after a short pause, and renewal re-reads and gives up when someone else holds it.
  */
 export class LeaseService {
   readonly #key: string;
@@ -61,6 +91,7 @@ export class LeaseService {
   readonly #settleMs: number;
   readonly #pid: number;
   readonly #host: string;
+  readonly #pidNamespace: string | null;
   readonly #alive: (pid: number) => boolean;
   readonly #sleep: Sleep;
   #timer: NodeJS.Timeout | null = null;
@@ -75,6 +106,7 @@ export class LeaseService {
     this.#settleMs = deps.settleMs ?? Math.min(500, Math.max(20, Math.floor(this.#ttlMs / 60)));
     this.#pid = deps.pid ?? process.pid;
     this.#host = deps.host ?? hostname();
+    this.#pidNamespace = deps.pidNamespace === undefined ? currentPidNamespace() : deps.pidNamespace;
     this.#alive = deps.isProcessAlive ?? processAlive;
     this.#sleep = deps.sleep ?? realSleep;
   }
@@ -91,9 +123,7 @@ export class LeaseService {
       const current = await this.#read();
       const why = current ? this.#blockedBy(current) : null;
       if (why === null) {
-        await this.deps.store.set(this.#key, this.#mine());
-        await this.#sleep(this.#settleMs, signal);
-        if ((await this.#read())?.id === this.#id) {
+        if (await this.#take(current, signal)) {
           this.#held = true;
           this.#startRenewing();
           this.deps.logger.info(
@@ -134,8 +164,8 @@ export class LeaseService {
     await this.#renewing?.catch(() => undefined);
     if (!this.#held) return;
     this.#held = false;
-    const current = await this.#read();
-    if (current?.id === this.#id) await this.deps.store.delete(this.#key);
+    if (this.deps.atomic) await this.deps.atomic.remove(this.#key, this.#id);
+    else if ((await this.#read())?.id === this.#id) await this.deps.store.delete(this.#key);
     this.deps.logger.info({ lease: `leases:${this.#key}` }, 'store lease released');
   }
 
@@ -148,9 +178,25 @@ export class LeaseService {
   #blockedBy(current: LeaseHolder): string | null {
     if (current.id === this.#id) return null;
     if (current.expiresAt <= this.deps.clock.now()) return null;
-    // A holder on this host whose process is gone crashed: no need to wait out its TTL.
-    if (current.host === this.#host && current.pid !== this.#pid && !this.#alive(current.pid)) return null;
-    return current.host === this.#host ? 'same host' : 'other host';
+    // A holder whose process is gone crashed: no need to wait out its TTL. Its pid says that only on the
+    // same host and in the same PID namespace (another container may reuse both the hostname and the pid).
+    const samePlace =
+      current.host === this.#host &&
+      this.#pidNamespace !== null &&
+      (current.pidNamespace ?? null) === this.#pidNamespace;
+    if (samePlace && current.pid !== this.#pid && !this.#alive(current.pid)) return null;
+    if (current.host !== this.#host) return 'other host';
+    return samePlace ? 'same host' : 'same host name, another PID namespace';
+  }
+
+  /** Writes our lease over `current` (judged takeable); true when we hold it afterwards. */
+  async #take(current: LeaseHolder | undefined, signal?: AbortSignal): Promise<boolean> {
+    const { atomic } = this.deps;
+    if (atomic) return atomic.swap(this.#key, current?.id ?? null, this.#mine(), this.#ttlMs);
+    // Keyv has no compare-and-set: write, wait, and see whether another writer landed after us.
+    await this.deps.store.set(this.#key, this.#mine());
+    await this.#sleep(this.#settleMs, signal);
+    return (await this.#read())?.id === this.#id;
   }
 
   async #read(): Promise<LeaseHolder | undefined> {
@@ -159,7 +205,13 @@ export class LeaseService {
   }
 
   #mine(): LeaseHolder {
-    return { id: this.#id, pid: this.#pid, host: this.#host, expiresAt: this.deps.clock.now() + this.#ttlMs };
+    return {
+      id: this.#id,
+      pid: this.#pid,
+      host: this.#host,
+      pidNamespace: this.#pidNamespace,
+      expiresAt: this.deps.clock.now() + this.#ttlMs,
+    };
   }
 
   #startRenewing(): void {
@@ -181,20 +233,28 @@ export class LeaseService {
   async #renew(): Promise<void> {
     if (!this.#held) return;
     try {
+      if (this.deps.atomic) {
+        if (!(await this.deps.atomic.swap(this.#key, this.#id, this.#mine(), this.#ttlMs))) this.#lost(undefined);
+        return;
+      }
       const current = await this.#read();
       if (current && current.id !== this.#id && current.expiresAt > this.deps.clock.now()) {
-        this.#held = false;
-        this.#stopRenewing();
-        this.deps.logger.error(
-          { lease: `leases:${this.#key}`, holderPid: current.pid, holderHost: current.host },
-          'store lease lost to another process; stopping',
-        );
-        this.deps.onLost?.();
+        this.#lost(current);
         return;
       }
       await this.deps.store.set(this.#key, this.#mine());
     } catch (error) {
       this.deps.logger.warn({ lease: `leases:${this.#key}`, err: error }, 'store lease renewal failed; will try again');
     }
+  }
+
+  #lost(holder: LeaseHolder | undefined): void {
+    this.#held = false;
+    this.#stopRenewing();
+    this.deps.logger.error(
+      { lease: `leases:${this.#key}`, holderPid: holder?.pid, holderHost: holder?.host },
+      'store lease lost to another process; stopping',
+    );
+    this.deps.onLost?.();
   }
 }

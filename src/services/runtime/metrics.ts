@@ -1,4 +1,6 @@
+import { RESTEvents, SnowflakeUtil, type REST } from 'discord.js';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Clock } from '../../lib/clock.js';
 import type { CallbackOutcome } from '../jobs/callbacks.js';
 import { FINAL_STATES, type JobRecord, type JobState } from '../jobs/record.js';
 import type { PublicOutcome } from './http.js';
@@ -148,6 +150,15 @@ export class BotMetrics {
 
   callback(outcome: CallbackOutcome | 'standby'): void {
     this.#callbacks.inc({ outcome });
+  }
+
+  /** Ack latency: from each interaction's snowflake time to Discord answering our callback. */
+  observeAcks(rest: REST, clock: Clock): void {
+    rest.on(RESTEvents.Response, (request, response) => {
+      if (request.method.toUpperCase() !== 'POST' || !response.ok) return;
+      const id = interactionIdOfCallback(request.path);
+      if (id !== null) this.interactionAcked(clock.now() - SnowflakeUtil.timestampFrom(id));
+    });
   }
 
   interactionAcked(latencyMs: number): void {

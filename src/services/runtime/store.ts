@@ -1,9 +1,12 @@
 import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import KeyvRedis from '@keyv/redis';
+import KeyvRedis, { createClient, defaultReconnectStrategy } from '@keyv/redis';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import type { StoreLocation } from '../../config.js';
+import { withDeadline } from '../../lib/deadline.js';
+import type { AtomicLeases } from './lease.js';
+import { RedisLeases } from './redisLeases.js';
 
 export const NAMESPACES = ['jobs', 'quota', 'guilds', 'leases'] as const;
 export type Namespace = (typeof NAMESPACES)[number];
@@ -15,7 +18,56 @@ export interface Stores {
   readonly leases: Keyv;
   /** Settles once every connection is tuned; nothing should be read or written before it. */
   readonly ready: Promise<void>;
+  /** Atomic lease writes where the store has them (Redis); null on SQLite. */
+  readonly atomicLeases: AtomicLeases | null;
+  /** For /healthz: true when the store answered within the store timeout; never rejects, never hangs. */
+  healthy(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** STORE_TIMEOUT_MS: each Redis command, and the health probe, gives up after this. */
+  readonly timeoutMs?: number;
+}
+
+export const DEFAULT_STORE_TIMEOUT_MS = 2_000;
+
+/** The Keyv calls that reach the store (iteration is left alone: only the start-up reconcile uses it). */
+const STORE_CALLS: ReadonlySet<string | symbol> = new Set([
+  'get',
+  'getMany',
+  'set',
+  'setMany',
+  'delete',
+  'deleteMany',
+  'has',
+  'hasMany',
+  'clear',
+]);
+
+/**
+ * The same Keyv, each call given up after `ms` (DESIGN §3 STORE_TIMEOUT_MS): neither SQLite nor
+ * node-redis bounds a call that has reached the store (a command written to a stalled Redis waits for
+ * good). A call given up on may still complete; the store applies calls of one connection in order, so
+ * whatever reads after it sees it.
+ */
+function bounded(keyv: Keyv, ms: number): Keyv {
+  return new Proxy(keyv, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property);
+      if (!STORE_CALLS.has(property) || typeof value !== 'function') return value;
+      const call = value as (...args: unknown[]) => Promise<unknown>;
+      return (...args: unknown[]) => withDeadline(call.apply(target, args), ms);
+    },
+  });
+}
+
+function probe(leases: Keyv, timeoutMs: number): () => Promise<boolean> {
+  return () =>
+    withDeadline(leases.has('healthz'), timeoutMs).then(
+      () => true,
+      () => false,
+    );
 }
 
 /**
@@ -67,8 +119,9 @@ async function settle(slots: readonly { keyv: Keyv; adapter: KeyvSqlite }[], reo
  * One adapter instance per namespace: a shared adapter lets namespaces leak into each other's
  * iterator() and clear() (DESIGN §8).
  */
-export function openStores(location: StoreLocation): Stores {
-  if (location.kind === 'redis') return openRedisStores(location);
+export function openStores(location: StoreLocation, options: StoreOptions = {}): Stores {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  if (location.kind === 'redis') return openRedisStores(location, timeoutMs);
   prepareSqliteFile(location.file);
   const reopen = () => new KeyvSqlite({ uri: `sqlite://${location.file}`, busyTimeout: 10_000 });
   const slots: { keyv: Keyv; adapter: KeyvSqlite }[] = [];
@@ -77,12 +130,14 @@ export function openStores(location: StoreLocation): Stores {
     // A swallowed store error would read as an empty ledger and grant quota; let it surface.
     const keyv = new Keyv({ store: adapter, namespace, throwOnErrors: true, ...PLAIN_JSON });
     slots.push({ keyv, adapter });
-    return keyv;
+    return bounded(keyv, timeoutMs);
   };
   const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
   return {
     ...stores,
     ready: settle(slots, reopen),
+    atomicLeases: null,
+    healthy: probe(stores.leases, timeoutMs),
     async close() {
       await Promise.all(slots.map((slot) => slot.adapter.disconnect()));
     },
@@ -95,11 +150,18 @@ export function openStores(location: StoreLocation): Stores {
  * command is atomic on its own but Keyv does no compare-and-set: a value that two processes
  * read-modify-write can lose a write, which is why each guild's values belong to one shard (DESIGN §8).
  */
-function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>): Stores {
+function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, timeoutMs: number): Stores {
   const adapters: KeyvRedis<unknown>[] = [];
-  const open = (namespace: Namespace): Keyv => {
+  const open = (namespace: Namespace) => {
     const name = location.prefix === '' ? namespace : `${location.prefix}:${namespace}`;
-    const adapter = new KeyvRedis<unknown>(location.url, {
+    // No offline queue: while Redis is away a command fails at once (the caller retries or tells the
+    // member) instead of waiting for the reconnection; a stalled Redis is bounded by `bounded`.
+    const client = createClient({
+      url: location.url,
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy: defaultReconnectStrategy },
+    });
+    const adapter = new KeyvRedis<unknown>(client, {
       namespace: name,
       throwOnErrors: true,
       throwOnConnectError: true,
@@ -107,9 +169,16 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>): S
     });
     adapters.push(adapter);
     // The adapter prefixes keys itself; Keyv adding its own would double them and break iteration.
-    return new Keyv({ store: adapter, namespace: name, useKeyPrefix: false, throwOnErrors: true, ...PLAIN_JSON });
+    const keyv = new Keyv({ store: adapter, namespace: name, useKeyPrefix: false, throwOnErrors: true, ...PLAIN_JSON });
+    return { keyv: bounded(keyv, timeoutMs), client, adapter };
   };
-  const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
+  const leases = open('leases');
+  const stores = {
+    jobs: open('jobs').keyv,
+    quota: open('quota').keyv,
+    guilds: open('guilds').keyv,
+    leases: leases.keyv,
+  };
   // Connect every namespace now, so an unreachable Redis fails the start instead of the first command.
   const ready = Promise.all(adapters.map((a) => a.getClient())).then(() => undefined);
   // Whoever awaits `ready` sees the failure; a Stores opened and closed unawaited must not crash the process.
@@ -117,6 +186,15 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>): S
   return {
     ...stores,
     ready,
+    atomicLeases: new RedisLeases(
+      async () => {
+        await leases.adapter.getClient();
+        return leases.client;
+      },
+      (key) => leases.adapter.createKeyPrefix(key, leases.adapter.namespace),
+      timeoutMs,
+    ),
+    healthy: probe(stores.leases, timeoutMs),
     async close() {
       await Promise.all(adapters.map((a) => a.disconnect()));
     },

@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../../../src/config.js';
-import { buildBot, type Bot } from '../../../src/bot.js';
+import { buildBot, type Bot, type BotOverrides } from '../../../src/bot.js';
 import type { JobRecord } from '../../../src/services/jobs/record.js';
 import type { Clock } from '../../../src/lib/clock.js';
 import { recordingLogger, type LogLine } from '../../helpers/logger.js';
@@ -28,6 +28,8 @@ export interface HarnessOptions {
   readonly discord?: StartOptions;
   /** Origins of a test's own media servers the bot may fetch from over plain http. */
   readonly trustedMediaOrigins?: readonly string[];
+  /** Bot overrides a test needs (stores wrapped with faults, a shorter step retry). */
+  readonly bot?: Pick<BotOverrides, 'wrapStores' | 'stepRetryBaseMs'>;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -44,6 +46,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     logger: recordingLogger(logs),
     processMetrics: false,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...options.bot,
   });
   await bot.start();
   await discord.waitForReady();

@@ -639,6 +639,11 @@ export class LoopbackDiscord {
     });
   }
 
+  /** Drops every fault still queued by failNext. */
+  clearFaults(): void {
+    this.faults.splice(0);
+  }
+
   /**
    * Changes the bot's permissions in a guild channel (and so in its threads), as a server admin editing
    * the channel's overwrites would. Later interactions carry them as app_permissions.

@@ -25,6 +25,7 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
   let kieAnswers: Array<HdResult | Error>;
   let fetches: number[];
   let download: () => Promise<DownloadResult>;
+  let kieCalls: number;
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -35,10 +36,12 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
     kieAnswers = [];
     fetches = [];
     download = async () => ({ kind: 'ok', data: Buffer.alloc(3 * MiB), contentType: 'video/mp4' });
+    kieCalls = 0;
     hd = new HdService({
       jobs,
       kie: {
         get1080p: async () => {
+          kieCalls += 1;
           const answer = kieAnswers.shift() ?? { state: 'ready', url: HD_URL };
           if (answer instanceof Error) throw answer;
           return answer;
@@ -100,6 +103,52 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
     await until(async () => (await jobs.get(jobId))?.hd?.state !== 'preparing', POLL);
     return (await jobs.get(jobId))!;
   }
+
+  it('GIVEN a click on a job whose record still says delivering (the result is visible, its write not yet done) THEN it is claimed, never "not ready"', async () => {
+    const job = await clicked({ state: 'delivering' });
+    const done = await settled(job.id);
+    expect(done.hd?.state).toBe('ready');
+    expect(kieCalls).toBe(1);
+  });
+
+  it('GIVEN a click claimed during start-up, its check under way, WHEN resume finds it preparing THEN no second check starts: one kie call, one reply', async () => {
+    let answer!: () => void;
+    const gate = new Promise<void>((resolve) => (answer = resolve));
+    kieAnswers.push({ state: 'processing' });
+    const job = await clicked();
+    const realGet = jobs.get.bind(jobs);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(kieCalls).toBe(1);
+    // The first check is now waiting for its reply write; resume runs meanwhile.
+    jobs.get = async (id) => {
+      await gate;
+      return realGet(id);
+    };
+    await vi.advanceTimersByTimeAsync(POLL);
+    expect(kieCalls).toBe(1);
+    expect(await hd.resume()).toBe(0);
+    jobs.get = realGet;
+    answer();
+    await settled(job.id);
+    expect(kieCalls).toBe(2);
+    expect(rest.of('editOriginal')).toHaveLength(1);
+  });
+
+  it('GIVEN the store fails while a preparation is checked THEN the check runs again later instead of stranding it', async () => {
+    const job = await clicked();
+    const realGet = jobs.get.bind(jobs);
+    let failures = 2;
+    jobs.get = async (id) => {
+      if (failures-- > 0) throw Object.assign(new Error('SQLITE_BUSY: database is locked'), { code: 'SQLITE_BUSY' });
+      return realGet(id);
+    };
+    await vi.advanceTimersByTimeAsync(10_000);
+    jobs.get = realGet;
+    expect(failures).toBeLessThan(0);
+    const done = await settled(job.id);
+    expect(done.hd?.state).toBe('ready');
+    expect(kieCalls).toBe(1);
+  });
 
   it('GIVEN kie says processing, then ready THEN the click reply gets the 1080P file through its token, once', async () => {
     kieAnswers.push({ state: 'processing' });

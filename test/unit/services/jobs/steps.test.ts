@@ -62,14 +62,57 @@ describe('JobSteps (fake timers)', () => {
     expect(steps.busy).toBe(false);
   });
 
-  it('GIVEN a step that throws THEN it is logged with its job, never thrown', async () => {
-    const error = vi.fn();
-    const logger: Logger = { ...silentLogger, error };
-    const logged = new JobSteps(logger);
-    logged.run('a', () => Promise.reject(new Error('bug')));
-    await vi.advanceTimersByTimeAsync(0);
-    expect(error).toHaveBeenCalledWith(expect.objectContaining({ jobId: 'a' }), 'job step failed unexpectedly');
-    expect(logged.busy).toBe(false);
+  it('GIVEN a step that keeps throwing THEN it is logged with its job and run again after 1 s, doubling to 1 min', async () => {
+    const warn = vi.fn();
+    const logger: Logger = { ...silentLogger, warn };
+    const retried = new JobSteps(logger);
+    const at: number[] = [];
+    const t0 = Date.now();
+    const work = async () => {
+      at.push(Date.now() - t0);
+      throw new Error('SQLITE_BUSY: database is locked');
+    };
+    void retried.run('a', work);
+    await vi.advanceTimersByTimeAsync(4 * 60_000);
+    expect(at.slice(0, 9)).toEqual([0, 1_000, 3_000, 7_000, 15_000, 31_000, 63_000, 123_000, 183_000]);
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ jobId: 'a', failures: 1, retryInMs: 1_000 }),
+      'job step failed; trying again',
+    );
+    expect(retried.busy).toBe(true);
+    await retried.stop();
+    expect(retried.busy).toBe(false);
+  });
+
+  it('GIVEN a step that fails twice then succeeds THEN `again` is what runs, and the next failure starts the backoff afresh', async () => {
+    const ran: string[] = [];
+    let failures = 2;
+    const again = async () => {
+      ran.push('again');
+      if (failures-- > 0) throw new Error('disk full');
+    };
+    void steps.run('a', () => Promise.reject(new Error('disk full')), { again });
+    await vi.advanceTimersByTimeAsync(1_000 + 2_000 + 4_000);
+    expect(ran).toEqual(['again', 'again', 'again']);
+    expect(steps.busy).toBe(false);
+    const later: number[] = [];
+    const t1 = Date.now();
+    void steps.run('a', async () => {
+      later.push(Date.now() - t1);
+      if (later.length === 1) throw new Error('disk full');
+    });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(later).toEqual([0, 1_000]);
+  });
+
+  it('GIVEN steps in different lanes THEN scheduling one never replaces the other; cancel drops one lane only', async () => {
+    const ran: string[] = [];
+    steps.schedule('a', 1_000, async () => void ran.push('poll'));
+    steps.schedule('a', 1_000, async () => void ran.push('status'), { lane: 'status' });
+    steps.schedule('a', 1_000, async () => void ran.push('deadline'), { lane: 'deadline' });
+    steps.cancel('a', 'deadline');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(ran.sort()).toEqual(['poll', 'status']);
   });
 
   it('GIVEN steps running and scheduled WHEN stopped THEN the running one is awaited, the scheduled one and any new one never run', async () => {

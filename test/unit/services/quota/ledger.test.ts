@@ -298,7 +298,7 @@ describe('QuotaService ledger', () => {
     await expect(q.reserve(alice, 'j1', 'veo3_fast')).rejects.toThrow(/write failed/);
   });
 
-  it('GIVEN entries left by a crash WHEN reconciled THEN held jobs are settled by their fate and final ones closed', async () => {
+  it('GIVEN entries left by a crash WHEN reconciled THEN held jobs are settled by their fate, spent entries of failed jobs refunded, and delivered ones closed', async () => {
     settings.g1 = { budget: 100 };
     const dm: QuotaScope = { guildId: null, userId: 'carol' };
     await quota.reserve(alice, 'missing', 'veo3_fast');
@@ -307,6 +307,8 @@ describe('QuotaService ledger', () => {
     await quota.reserve(bob, 'active', 'veo3_fast');
     await quota.reserve(bob, 'spent-final', 'veo3_fast');
     await quota.commit(bob, 'spent-final');
+    await quota.reserve(bob, 'spent-delivered', 'veo3_fast');
+    await quota.commit(bob, 'spent-delivered');
     await quota.reserve(dm, 'dm-failed', 'veo3');
     await quota.reserve(dm, 'dm-done', 'veo3_fast');
     await quota.commit(dm, 'dm-done');
@@ -317,6 +319,7 @@ describe('QuotaService ledger', () => {
       delivered: 'delivered',
       active: 'active',
       'spent-final': 'failed',
+      'spent-delivered': 'delivered',
       'dm-failed': 'failed',
       'dm-done': 'delivered',
     } as const;
@@ -325,9 +328,18 @@ describe('QuotaService ledger', () => {
       asked.push(id);
       return fates[id as keyof typeof fates];
     });
-    expect(result).toEqual({ refunded: 3, committed: 1, closed: 1 });
+    // The failed job whose refund never reached the ledger is refunded now, not merely closed.
+    expect(result).toEqual({ refunded: 4, committed: 1, closed: 1 });
     // Each job is looked up once, even though its budget twin is settled too; closed jobs are not asked about.
-    expect(asked.sort()).toEqual(['active', 'delivered', 'dm-failed', 'failed', 'missing', 'spent-final']);
+    expect(asked.sort()).toEqual([
+      'active',
+      'delivered',
+      'dm-failed',
+      'failed',
+      'missing',
+      'spent-delivered',
+      'spent-final',
+    ]);
     expect(await quota.status(alice)).toMatchObject({ used: 1, held: 0, activeJobs: 0 });
     expect(await quota.status(bob)).toMatchObject({ used: 2, held: 1, activeJobs: 1 });
     expect(await quota.status(dm)).toMatchObject({ used: 1, held: 0, activeJobs: 0 });

@@ -61,6 +61,7 @@ describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
       ttlMs: TTL,
       pid: 100,
       host: 'box-a',
+      pidNamespace: 'pid:[1]',
       isProcessAlive: () => true,
       ...overrides,
     });
@@ -111,7 +112,13 @@ describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
   });
 
   it('GIVEN the holder on this host is a dead process (kill -9) THEN its lease is taken at once, without waiting for its TTL', async () => {
-    await store.set('0', { id: 'crashed', pid: 300, host: 'box-a', expiresAt: Date.now() + TTL } satisfies LeaseHolder);
+    await store.set('0', {
+      id: 'crashed',
+      pid: 300,
+      host: 'box-a',
+      pidNamespace: 'pid:[1]',
+      expiresAt: Date.now() + TTL,
+    } satisfies LeaseHolder);
     const mine = lease({ isProcessAlive: (pid) => pid !== 300 });
     const taking = mine.acquire();
     await vi.advanceTimersByTimeAsync(600);
@@ -121,6 +128,44 @@ describe('LeaseService (DESIGN §8 single writer, fake timers)', () => {
       pid: 300,
       host: 'box-a',
     });
+  });
+
+  it('GIVEN a holder with the same host name in another PID namespace (another container) THEN its pid proves nothing: it waits for the TTL', async () => {
+    for (const pidNamespace of ['pid:[2]', null, undefined]) {
+      await store.set('0', {
+        id: `elsewhere-${String(pidNamespace)}`,
+        pid: 300,
+        host: 'box-a',
+        ...(pidNamespace === undefined ? {} : { pidNamespace }),
+        expiresAt: Date.now() + 5_000,
+      } satisfies LeaseHolder);
+      const mine = lease({ isProcessAlive: () => false });
+      const taking = mine.acquire();
+      await vi.advanceTimersByTimeAsync(4_000);
+      expect(mine.held).toBe(false);
+      expect(logs.at(-1)?.message).toMatch(/another PID namespace/);
+      await vi.advanceTimersByTimeAsync(11_000);
+      await taking;
+      expect(mine.held).toBe(true);
+      await mine.release();
+    }
+  });
+
+  it('GIVEN this platform names no PID namespace THEN no pid is trusted, even an identical-looking holder', async () => {
+    await store.set('0', {
+      id: 'crashed',
+      pid: 300,
+      host: 'box-a',
+      pidNamespace: null,
+      expiresAt: Date.now() + 5_000,
+    } satisfies LeaseHolder);
+    const mine = lease({ pidNamespace: null, isProcessAlive: () => false });
+    const taking = mine.acquire();
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(mine.held).toBe(false);
+    await vi.advanceTimersByTimeAsync(11_000);
+    await taking;
+    expect(mine.held).toBe(true);
   });
 
   it('GIVEN a live holder on this host THEN it waits; GIVEN the same pid on this host (a container restarted) THEN it still waits for the TTL', async () => {
