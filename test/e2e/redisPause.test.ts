@@ -31,7 +31,7 @@ describe('Redis stalled for 5 s mid-job (SIGSTOP, real redis-server)', () => {
   });
 
   async function healthz(): Promise<number> {
-    const response = await fetch(`http://127.0.0.1:${String(h.bot.httpPort)}/healthz`, {
+    const response = await fetch(`http://127.0.0.1:${String(h.bot.opsPort)}/healthz`, {
       // Bounded so a hang fails the test instead of holding it: the answer must come with the store timeout.
       signal: AbortSignal.timeout(STORE_TIMEOUT_MS + 1_500),
     });

@@ -313,7 +313,10 @@ describe('KieCallbacks after a lost record write (fake timers)', () => {
     await rig.stores.jobs.set('task:lost1', job.id);
     rig.kie.status = 'succeeded';
     const recordInfo = rig.kie.recordInfo.bind(rig.kie);
-    rig.kie.recordInfo = async (taskId) => ({ ...(await recordInfo(taskId)), params: { prompt: job.options.prompt } });
+    rig.kie.recordInfo = async (taskId) => ({
+      ...(await recordInfo(taskId)),
+      params: { prompt: job.options.prompt, callBackUrl: `https://bot.example/kie/callback?job=${job.id}` },
+    });
     expect(await rig.callbacks.onCallback('lost1', job.id)).toBe('adopted');
     await settle(rig);
     const adopted = await rig.jobs.get(job.id);
