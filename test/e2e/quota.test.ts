@@ -49,7 +49,10 @@ describe('quotas and refusals end to end (real discord.js client, loopback Disco
 
     h.kie.autoComplete = { afterReads: 1, outcome: { errorCode: 500, errorMessage: 'internal error' } };
     const failing = await prompt(h, 'a second video that the service fails');
-    const failed = await h.job(failing.interactionId, (j) => j.state === 'failed' && j.refunded);
+    const failed = await h.job(
+      failing.interactionId,
+      (j) => j.state === 'failed' && j.refunded && j.noticePending !== true,
+    );
     expect(failed.units).toBe(1);
 
     const after = await ephemeralText(h, await quota(h));

@@ -136,7 +136,10 @@ describe('/veo prompt end to end (real discord.js client, loopback Discord and k
       outcome: { errorCode: 400, errorMessage: 'Your prompt was flagged by Website as violating content policies.' },
     };
     const handle = await prompt('something the service refuses');
-    const failed = await h.job(handle.interactionId, (j) => j.state === 'failed' && j.refunded);
+    const failed = await h.job(
+      handle.interactionId,
+      (j) => j.state === 'failed' && j.refunded && j.noticePending !== true,
+    );
     expect(failed.failure?.reason).toBe('content_policy');
     const edit = await h.discord.waitForRequest(
       (r) => isOriginalEdit(r, handle.token) && String(bodyOf(r).content).includes('could not be made'),
