@@ -161,7 +161,7 @@ function targetOf(job: JobRecord, hd: HdState): SendTarget {
  * resumable from the record after a restart.
  */
 export class UpgradeService {
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, { readonly timer: NodeJS.Timeout; readonly dueAt: number }>();
   readonly #inflight = new Set<Promise<void>>();
   /** Jobs whose check is running now: resume must not start a second one beside it. */
   readonly #checking = new Set<string>();
@@ -263,16 +263,19 @@ export class UpgradeService {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    for (const timer of this.#timers.values()) clearTimeout(timer);
+    for (const { timer } of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     await Promise.allSettled([...this.#inflight]);
   }
 
   #schedule(jobId: string, delayMs: number): void {
     if (this.#stopping) return;
-    // A click claimed while resume runs is scheduled by both start() and resume(): one check, not two.
+    // One timer per job, the earliest asked for: a click claimed while resume runs is scheduled by both
+    // start() and resume(), and a callback's "now" must not be pushed back by the check that was running.
+    const dueAt = Date.now() + delayMs;
     const existing = this.#timers.get(jobId);
-    if (existing) clearTimeout(existing);
+    if (existing && existing.dueAt <= dueAt) return;
+    if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.#timers.delete(jobId);
       if (this.#checking.has(jobId)) {
@@ -300,7 +303,7 @@ export class UpgradeService {
         if (this.#missed.delete(jobId)) this.#schedule(jobId, 0);
       });
     }, delayMs);
-    this.#timers.set(jobId, timer);
+    this.#timers.set(jobId, { timer, dueAt });
   }
 
   async #check(jobId: string): Promise<void> {
