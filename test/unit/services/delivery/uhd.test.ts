@@ -50,9 +50,13 @@ describe('the 4K upgrade (DESIGN §5): its charge, a restart, and kie callbacks'
       return Promise.resolve(true);
     };
     const quota = {
-      commit: async (scope: QuotaScope, id: string) => void (await record('commit')(scope, id)),
+      commit: async (scope: QuotaScope, id: string) => {
+        await record('commit')(scope, id);
+      },
       refund: record('refund'),
-      release: async (scope: QuotaScope, id: string) => void (await record('release')(scope, id)),
+      release: async (scope: QuotaScope, id: string) => {
+        await record('release')(scope, id);
+      },
     };
     const kie = {
       get4k: async (taskId: string, _index: number, callBackUrl?: string): Promise<HdResult> => {
