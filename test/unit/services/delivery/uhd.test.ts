@@ -1,7 +1,8 @@
 import Keyv from 'keyv';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../../src/logger.js';
-import { uhdUpgrade, UpgradeService, UHD_MAX_WAIT_MS } from '../../../../src/services/delivery/hd.js';
+import { UpgradeService, UHD_MAX_WAIT_MS } from '../../../../src/services/delivery/hd.js';
+import { uhdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
 import { MiB } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
