@@ -17,7 +17,8 @@ import { DeliveryService } from './services/delivery/video.js';
 import { RecentDurations } from './services/jobs/durations.js';
 import { GenerateLimiter } from './services/jobs/limiter.js';
 import { GuildSettingsStore } from './services/quota/guildSettings.js';
-import { HdService } from './services/delivery/hd.js';
+import { UpgradeService, type UpgradeKind } from './services/delivery/hd.js';
+import { hdUpgrade, uhdUpgrade } from './services/delivery/upgradeKinds.js';
 import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
 import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
 import { OpsServer } from './services/runtime/ops.js';
@@ -207,6 +208,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       callbackUrl,
     },
   });
+  const upgrade = (kind: UpgradeKind) => new UpgradeService({ kind, jobs, send, downloads, clock, logger });
+  const hd = upgrade(hdUpgrade(kie, config.hdPollIntervalMs, credits));
+  const uhd = upgrade(uhdUpgrade(kie, config.uhdPollIntervalMs, quota, callbackUrl));
   const callbacks = new KieCallbacks({
     jobs,
     kie,
@@ -215,16 +219,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     logger,
     callbackUrl,
     onOutcome: (outcome) => metrics.callback(outcome),
-  });
-  const hd = new HdService({
-    jobs,
-    kie,
-    send,
-    downloads,
-    clock,
-    logger,
-    pollIntervalMs: config.hdPollIntervalMs,
-    credits,
+    uhd,
   });
   const images = new ImagePreparer({
     upload: (request) => kie.uploadFile(request),
@@ -243,6 +238,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     balance,
     kie,
     hd,
+    uhd,
     images,
     guildSettings,
     clock,
@@ -269,7 +265,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       quota,
       credits,
       runner,
-      hd,
+      upgrades: [hd, uhd],
       // Other shards' ledgers are theirs to settle (and may be in use right now).
       ownsGuild: (guildId) => ownsGuild(place, guildId),
       startedAt,
@@ -375,7 +371,10 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       starting.abort();
       detachEvents();
       // Running steps get a moment to write their state; anything still running is resumed by the next process.
-      const finished = await withDeadline(Promise.allSettled([runner.stop(), hd.stop()]), STOP_WORK_GRACE_MS).then(
+      const finished = await withDeadline(
+        Promise.allSettled([runner.stop(), hd.stop(), uhd.stop()]),
+        STOP_WORK_GRACE_MS,
+      ).then(
         () => true,
         () => false,
       );

@@ -58,6 +58,8 @@ export interface Config extends Omit<OperatorSettings, 'ceilings'> {
   readonly generateRate: Readonly<Rate>;
   readonly pollIntervalMs: number;
   readonly hdPollIntervalMs: number;
+  /** 4K re-check period while kie says "processing" (DESIGN §5: 30 s; kie's callback may end it sooner). */
+  readonly uhdPollIntervalMs: number;
   readonly maxImageBytes: number;
   readonly deliveryConcurrency: number;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -132,6 +134,7 @@ const schema = z.object({
     }),
   KIE_POLL_INTERVAL_MS: wholeNumber(10_000, 10),
   KIE_HD_POLL_INTERVAL_MS: wholeNumber(20_000, 10),
+  KIE_4K_POLL_INTERVAL_MS: wholeNumber(30_000, 10),
   MAX_IMAGE_BYTES: wholeNumber(10_485_760, 1024),
   DELIVERY_CONCURRENCY: wholeNumber(3, 1, 32),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
@@ -244,6 +247,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     generateRate: e.KIE_GENERATE_RATE,
     pollIntervalMs: e.KIE_POLL_INTERVAL_MS,
     hdPollIntervalMs: e.KIE_HD_POLL_INTERVAL_MS,
+    uhdPollIntervalMs: e.KIE_4K_POLL_INTERVAL_MS,
     maxImageBytes: e.MAX_IMAGE_BYTES,
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     logLevel: e.LOG_LEVEL,

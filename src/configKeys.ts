@@ -33,6 +33,7 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   KIE_GENERATE_RATE: 'N/Ms or N/Mm, for example 20/10s',
   KIE_POLL_INTERVAL_MS: 'milliseconds, at least 10',
   KIE_HD_POLL_INTERVAL_MS: 'milliseconds, at least 10',
+  KIE_4K_POLL_INTERVAL_MS: 'milliseconds, at least 10',
   MAX_IMAGE_BYTES: 'bytes, at least 1024',
   DELIVERY_CONCURRENCY: 'a whole number from 1 to 32',
   LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',

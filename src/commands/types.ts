@@ -9,7 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import type { CustomIdPrefix } from '../lib/customId.js';
 import type { Logger } from '../logger.js';
 import type { GuildSettingsStore } from '../services/quota/guildSettings.js';
-import type { HdService } from '../services/delivery/hd.js';
+import type { UpgradeService } from '../services/delivery/hd.js';
 import type { ImagePreparer } from '../services/kie/images.js';
 import type { JobRunner } from '../services/jobs/runner.js';
 import type { JobStore } from '../services/jobs/store.js';
@@ -35,7 +35,8 @@ export interface CommandDeps {
     recordInfo(taskId: string): Promise<TaskInfo>;
   };
   readonly guildSettings: GuildSettingsStore;
-  readonly hd: HdService;
+  readonly hd: UpgradeService;
+  readonly uhd: UpgradeService;
   readonly images: ImagePreparer;
   readonly clock: Clock;
   readonly logger: Logger;

@@ -1,10 +1,10 @@
 import { Events, type Client } from 'discord.js';
 import { realSleep, type Sleep } from '../lib/clock.js';
 import type { Logger } from '../logger.js';
-import { isFinal } from '../services/jobs/record.js';
+import { isFinal, upgradeOf } from '../services/jobs/record.js';
 import { STEP_RETRY_BASE_MS, STEP_RETRY_MAX_MS } from '../services/jobs/steps.js';
 import type { JobStore } from '../services/jobs/store.js';
-import { parseHdSpendId, type CreditBudget } from '../services/quota/credits.js';
+import { parseUpgradeSpendId, type CreditBudget } from '../services/quota/credits.js';
 import type { JobLookup } from '../services/quota/reconcile.js';
 import type { SpendLookup } from '../services/quota/shared.js';
 import type { QuotaService } from '../services/quota/service.js';
@@ -19,7 +19,8 @@ export interface ReadyDeps {
   /** The bot's credit budget: its open spends are settled beside the unit ledgers. */
   readonly credits?: Pick<CreditBudget, 'reconcile'>;
   readonly runner: { resume(): Promise<unknown>; readonly stopping: boolean };
-  readonly hd: { resume(): Promise<unknown> };
+  /** The 1080P and 4K preparations. */
+  readonly upgrades: readonly { resume(): Promise<unknown> }[];
   /** Whether this process owns a guild's ledgers (guildId null: the DM buckets). */
   readonly ownsGuild: (guildId: string | null) => boolean;
   /** This process's start: ledger entries reserved after it are its own, never leftovers. */
@@ -28,23 +29,24 @@ export interface ReadyDeps {
 }
 
 /**
- * What became of a credit spend: a job's is its job's fate; a 1080P spend belongs to one click, and stands
- * once kie made the file (or is still making it), goes back when it did not.
+ * What became of a spend (credits, or a 4K's units): a job's is its job's fate; an upgrade's belongs to
+ * one click, and stands once kie made the file (or is still making it), goes back when it did not.
  */
 export function spendLookupOf(jobs: Pick<JobStore, 'get'>, lookup: JobLookup): SpendLookup {
   return async (spendId) => {
-    const click = parseHdSpendId(spendId);
+    const click = parseUpgradeSpendId(spendId);
     if (!click) return lookup(spendId);
     const job = await jobs.get(click.jobId);
     if (!job) return 'missing';
-    if (job.hd?.interactionId !== click.interactionId) return 'failed';
-    return job.hd.state === 'preparing' ? 'active' : job.hd.state === 'ready' ? 'delivered' : 'failed';
+    const upgrade = upgradeOf(job, click.name);
+    if (upgrade?.interactionId !== click.interactionId) return 'failed';
+    return upgrade.state === 'preparing' ? 'active' : upgrade.state === 'ready' ? 'delivered' : 'failed';
   };
 }
 
 /**
  * The start-up sequence, once per process (not on every reconnect): settle the ledgers a previous process
- * left, then resume its jobs and its 1080P preparations.
+ * left, then resume its jobs and its 1080P and 4K preparations.
  */
 export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.ClientReady> {
   const lookup: JobLookup = async (jobId) => {
@@ -67,12 +69,13 @@ export function createReadyEvent(deps: ReadyDeps): BotEvent<typeof Events.Client
       // A store that fails now must not leave every job of the last run where it stopped: try again.
       for (let failures = 0; !deps.runner.stopping; failures++) {
         try {
-          const reconciled = await deps.quota.reconcile(lookup, deps.ownsGuild, deps.startedAt);
+          // A 4K click's units are a ledger entry of their own, settled by that click's fate.
+          const reconciled = await deps.quota.reconcile(spendLookup, deps.ownsGuild, deps.startedAt);
           logger.info({ ...reconciled }, 'quota reconciled');
           const credits = await deps.credits?.reconcile(spendLookup, deps.ownsGuild, deps.startedAt);
           if (credits) logger.info({ ...credits }, 'credit budget reconciled');
           await deps.runner.resume();
-          await deps.hd.resume();
+          for (const upgrade of deps.upgrades) await upgrade.resume();
           return;
         } catch (error) {
           const retryInMs = Math.min(STEP_RETRY_BASE_MS * 2 ** Math.min(failures, 30), STEP_RETRY_MAX_MS);

@@ -43,6 +43,17 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   '*.aspect=9:16': { name: '9:16 竖屏' },
   'veo.animate.image': { name: '图片', description: '要动起来的图片，作为首帧（JPEG、PNG 或 WebP）' },
   'veo.animate.end_image': { name: '结束图片', description: '视频结束时的图片，作为尾帧（JPEG、PNG 或 WebP）' },
+  'veo.reference': {
+    name: '参考图生视频',
+    description: '制作一段 8 秒视频，呈现最多三张参考图片中的内容（固定使用 Veo 3.1 快速版）',
+  },
+  'veo.reference.image': {
+    name: '图片',
+    description: '视频要呈现的内容的图片；仅限 Veo 3.1 快速版（JPEG、PNG 或 WebP）',
+  },
+  'veo.reference.image2': { name: '图片2', description: '第二张参考图片（JPEG、PNG 或 WebP）' },
+  'veo.reference.image3': { name: '图片3', description: '第三张参考图片（JPEG、PNG 或 WebP）' },
+  'veo.reference.aspect': { name: '画面比例', description: '画面比例（默认 16:9）' },
 
   // /veo-admin
   'veo-admin': { name: 'veo管理', description: 'Veo Bot 的服务器管理：限额、成员、预算、状态' },
@@ -65,6 +76,8 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   'veo-admin.status': { name: '状态', description: '视频服务是否正在接受视频，以及本服务器的用量' },
   'veo-admin.forget': { name: '删除记录', description: '删除成员在本服务器的任务记录和用量' },
   'veo-admin.forget.user': { name: '成员', description: '要删除其记录的成员' },
+  'veo-admin.watermark': { name: '水印', description: '给本服务器制作的每个视频加上文字水印；不填文字即关闭' },
+  'veo-admin.watermark.text': { name: '文字', description: '水印文字，最多 30 个字符；不填则关闭水印' },
 };
 
 const TABLES: Readonly<Record<CommandLocale, Readonly<Record<string, LocalizedText>>>> = { 'zh-CN': zhCN };

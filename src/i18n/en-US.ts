@@ -49,6 +49,7 @@ export const enUS = {
   'result.units_left': '{remaining} of {limit} units left',
   'result.mention': '<@{user}> your video is ready: {link}',
   'button.hd': '1080P',
+  'button.uhd': '4K',
   'button.open': 'Open video',
   'button.rerun': 'Rerun',
   'button.extend': 'Extend',
@@ -79,11 +80,15 @@ export const enUS = {
     'Only <@{user}>, who made this video, or a member with Manage Server can rerun or extend it. Make your own with `/veo prompt`.',
   'action.rerun_images_gone':
     'This video was made from pictures more than 20 hours ago, and the video service has deleted its copy of them, so it cannot be rerun. Run `/veo animate` again with the pictures.',
+  'action.rerun_references_gone':
+    'This video was made from reference pictures more than 20 hours ago, and the video service has deleted its copy of them, so it cannot be rerun. Run `/veo reference` again with the pictures.',
   'action.extend_not_ready': 'This video is not finished yet, so there is nothing to extend.',
   'action.extend_too_old':
     'This video is more than 14 days old; the video service no longer keeps it, so it cannot be extended.',
   'action.extend_hd':
     'This video was upgraded to 1080P, and the video service cannot extend an upgraded video. Rerun it and extend the new one instead.',
+  'action.extend_uhd':
+    'This video was upgraded to 4K, and the video service cannot extend an upgraded video. Rerun it and extend the new one instead.',
   'extend.title': 'Extend this video',
   'extend.label': 'What happens next?',
   'extend.description': 'Describe how the video should continue, in up to {max} characters.',
@@ -148,6 +153,33 @@ export const enUS = {
   'hd.credits':
     'The bot has spent its video budget for the last 24 hours, so the 1080P version cannot be made now. Try again {when}.',
   'hd.credits_never': 'A 1080P version costs more than the bot’s whole daily video budget, so it cannot be made.',
+  'hd.too_old':
+    'This video is more than 14 days old; the video service no longer keeps it, so there is no 1080P version to make.',
+  'uhd.preparing':
+    '⏳ Preparing the 4K version: this usually takes 5 to 10 minutes. It costs {cost} units, returned if it cannot be made.',
+  'uhd.already': 'The 4K version is already being prepared. It will appear here when it is ready.',
+  'uhd.ready': '4K version: {url}',
+  'uhd.ready_file': '✅ 4K version.',
+  'uhd.too_large': 'The 4K file is larger than this channel allows ({limit}), so here is a link: {url}',
+  'uhd.failed': 'The 4K version could not be made, so its units were returned. Try the button again later.',
+  'uhd.refused':
+    'The video service returned a 4K file the bot will not fetch or post (not a safe public link, or not an MP4 video), so its units were returned.',
+  'uhd.not_ready': 'This video is not finished yet, so there is no 4K version to make.',
+  'uhd.not_yours':
+    'Only <@{user}>, who made this video, or a member with Manage Server can ask for its 4K version: it costs units and the bot’s credits, and an upgraded video can no longer be extended.',
+  'uhd.too_old':
+    'This video is more than 14 days old; the video service no longer keeps it, so there is no 4K version to make.',
+  'uhd.credits':
+    'The bot has spent its video budget for the last 24 hours, so the 4K version cannot be made now. Try again {when}. Nothing was charged.',
+  'uhd.credits_never': 'A 4K version costs more than the bot’s whole daily video budget, so it cannot be made.',
+  'uhd.quota':
+    'You have {remaining} of your {limit} units left and a 4K version costs {cost}. Enough units come back {when}.',
+  'uhd.quota_never':
+    'A 4K version costs {cost} units, more than the {limit} units each member gets here, so it cannot be made on this server.',
+  'uhd.daily':
+    'You have {remaining} of your {limit} units left for the last 24 hours across all servers, and a 4K version costs {cost}. Enough units come back {when}.',
+  'uhd.daily_never':
+    'A 4K version costs {cost} units, more than the {limit} units anyone may use per 24 hours across all servers.',
   'quota.units': '**{remaining} of {limit} units left** · next unit back {when}',
   'quota.units_full': '**{remaining} of {limit} units left**',
   'quota.running': '{units} units held by running jobs · {active} of {max} active jobs',
@@ -218,6 +250,10 @@ export const enUS = {
   'admin.status_units': 'Units used in this server in the last 24 h: {used} ({running} held by running jobs)',
   'admin.forget_done': '🗑️ Deleted {deleted} job records of <@{user}> in this server, and their usage.',
   'admin.forget_kept': '{kept} videos still in progress were kept so they can finish; run this again once they have.',
+  'admin.watermark_set': '✅ Watermark set: videos made on this server from now on carry “{text}”.',
+  'admin.watermark_off': '✅ Watermark off: videos made on this server from now on carry none.',
+  'admin.watermark_too_long': 'A watermark can be at most {max} characters; yours has {length}. Nothing was changed.',
+  'admin.watermark_one_line': 'A watermark is one line of text, without line breaks. Nothing was changed.',
   'error.generic': 'Something went wrong on our side. Nothing was charged. Please try again.',
   'error.busy': 'The video service is busy right now. Nothing was charged. Try again in a minute.',
   'error.store_unavailable': 'The bot could not reach its storage in time. Nothing was charged. Try again in a moment.',

@@ -3,6 +3,7 @@ import { isJobId } from './jobId.js';
 /** Every custom_id prefix the bot emits; the router claims interactions by these. */
 export const CustomIdPrefix = {
   Upscale1080p: 'veo:hd',
+  Upscale4k: 'veo:4k',
   Rerun: 'veo:rerun',
   Extend: 'veo:extend',
   /** The Extend modal's submit (the button opens it; the modal carries the same job id). */

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { veoCommandData } from '../../src/commands/veo/index.js';
 import { animateSubcommand } from '../../src/commands/veo/animate.js';
@@ -9,65 +7,13 @@ import { makePng } from '../helpers/png.js';
 import { validateDiscordRequest } from './helpers/discordSchemas.js';
 import { bodyOf, isCallback, isOriginalEdit, startHarness, type Harness } from './helpers/harness.js';
 import type { KieRecordedRequest } from './helpers/loopbackKie.js';
+import { FakeCdn, SIGNATURE, type AttachmentInput } from './helpers/fakeCdn.js';
 
 const STRING = 3;
 const ATTACHMENT = 11;
 const EPHEMERAL = 64;
 const UPLOAD_PATH = '/api/file-stream-upload';
 const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
-/** Stands in for the signature Discord puts on CDN URLs; it must never reach a log line. */
-const SIGNATURE = 'hm=5ec12e7d0ddc0ffee';
-
-interface ServedFile {
-  readonly bytes: Buffer;
-  readonly contentType: string;
-}
-
-/** Plays Discord's CDN: serves the files the test attaches, under signed-looking URLs. */
-class FakeCdn {
-  readonly files = new Map<string, ServedFile>();
-  private constructor(
-    private readonly server: Server,
-    readonly origin: string,
-  ) {}
-
-  static async start(): Promise<FakeCdn> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const cdn = new FakeCdn(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    server.on('request', (req, res) => {
-      const file = cdn.files.get(new URL(req.url ?? '/', cdn.origin).pathname);
-      if (!file) {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.bytes.length }).end(file.bytes);
-    });
-    return cdn;
-  }
-
-  serve(name: string, bytes: Buffer, contentType: string): string {
-    const path = `/attachments/1300000000000000000/${name}`;
-    this.files.set(path, { bytes, contentType });
-    return `${this.origin}${path}?ex=68a1b2c3&${SIGNATURE}`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-interface AttachmentInput {
-  readonly name: string;
-  readonly bytes: Buffer;
-  readonly contentType: string;
-  /** What the payload declares; the real length by default. */
-  readonly size?: number;
-  /** Where the payload says the file is; the fake CDN by default. */
-  readonly url?: string;
-}
-
 describe('/veo animate end to end (real discord.js client, loopback Discord and kie, SQLite)', () => {
   let h: Harness;
   let cdn: FakeCdn;

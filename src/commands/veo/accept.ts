@@ -133,6 +133,19 @@ async function reserveJob(scope: QuotaScope, deps: CommandDeps, jobId: string, m
 }
 
 /**
+ * The job's options as this server makes them: its watermark (DESIGN §1.8) on every job made here, whatever
+ * a Rerun or Extend copied from an older one; none in DMs.
+ */
+async function withServerWatermark(
+  options: JobOptions,
+  guildId: string | null,
+  deps: CommandDeps,
+): Promise<JobOptions> {
+  const watermark = guildId === null ? undefined : (await deps.guildSettings.get(guildId)).watermark;
+  return { ...options, watermark };
+}
+
+/**
  * The accepted path shared by every generating command: refusals, the reservations, the record, then
  * the defer that makes the reply the job's one message. Returns the stored job, not yet submitted.
  */
@@ -158,14 +171,16 @@ export async function acceptJob(
     return new UserFacingError('error.store_unavailable');
   };
   let units: number;
+  let options: JobOptions;
   try {
     units = await beforeAck(reserveJob(scope, deps, jobId, request.options.model));
+    options = await beforeAck(withServerWatermark(request.options, interaction.guildId, deps));
   } catch (error) {
     // A refusal is the member's answer; anything else is the store not answering in time.
     if (error instanceof UserFacingError) throw error;
     throw unanswered(error);
   }
-  const record = recordOf(interaction, request, jobId, units, clock.now());
+  const record = recordOf(interaction, { ...request, options }, jobId, units, clock.now());
   try {
     await beforeAck(jobs.create(record));
   } catch (error) {

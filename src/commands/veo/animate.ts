@@ -1,17 +1,13 @@
 import {
   ApplicationCommandOptionType,
   type APIApplicationCommandSubcommandOption,
-  type Attachment,
   type ChatInputCommandInteraction,
 } from 'discord.js';
-import { UserFacingError } from '../../errors.js';
-import { formatBytes } from '../../lib/format.js';
-import { declaredImageType } from '../../services/kie/images.js';
-import type { JobRecord } from '../../services/jobs/record.js';
 import type { AspectRatio } from '../../services/kie/types.js';
 import type { CommandDeps } from '../types.js';
 import { readSharedOptions, sharedOptions } from './options.js';
 import { acceptJob } from './accept.js';
+import { queueWithPictures, readPictures } from './pictures.js';
 
 export const animateSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
@@ -49,24 +45,9 @@ export const animateSubcommand = {
 const ASPECTS: ReadonlySet<string> = new Set<AspectRatio>(['Auto', '16:9', '9:16']);
 const IMAGE_OPTIONS = ['image', 'end_image'] as const;
 
-/** DESIGN §1.1: what the attachment declares is judged before the defer, so a wrong file costs nothing. */
-function checkDeclared(option: string, attachment: Attachment, maxBytes: number): void {
-  const max = formatBytes(maxBytes);
-  if (!declaredImageType(attachment.contentType)) throw new UserFacingError('refusal.image_type', { option, max });
-  if (attachment.size > maxBytes) {
-    throw new UserFacingError('refusal.image_too_large', { option, size: formatBytes(attachment.size), max });
-  }
-}
-
 export async function executeAnimate(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> {
   const shared = readSharedOptions(interaction, deps.config.defaultModel);
-  const attachments: Attachment[] = [];
-  for (const option of IMAGE_OPTIONS) {
-    const attachment = interaction.options.getAttachment(option, option === 'image');
-    if (!attachment) continue;
-    checkDeclared(option, attachment, deps.config.maxImageBytes);
-    attachments.push(attachment);
-  }
+  const attachments = readPictures(interaction, IMAGE_OPTIONS, deps.config.maxImageBytes);
   const aspectOption = interaction.options.getString('aspect');
   const aspectRatio: AspectRatio = aspectOption && ASPECTS.has(aspectOption) ? (aspectOption as AspectRatio) : 'Auto';
   const job = await acceptJob(interaction, deps, {
@@ -80,25 +61,5 @@ export async function executeAnimate(interaction: ChatInputCommandInteraction, d
     },
     private: shared.private,
   });
-
-  // After the defer every failure belongs in the job message, with the refund (DESIGN §1.2).
-  const sources = attachments.map((a) => a.url);
-  const prepared = await deps.images.prepare(job.id, sources);
-  if (!prepared.ok) {
-    await deps.runner.failBeforeSubmit(job.id, prepared.reason);
-    return;
-  }
-  let ready: JobRecord;
-  try {
-    ready = await deps.jobs.update(job.id, (j) => ({
-      ...j,
-      options: { ...j.options, imageUrls: prepared.urls, imagesPending: false },
-    }));
-  } catch (error) {
-    // Without its pictures on record it must never be submitted; it ends in its message, refunded.
-    deps.logger.warn({ jobId: job.id, err: error }, 'could not record the prepared pictures');
-    await deps.runner.failBeforeSubmit(job.id, 'image_interrupted');
-    return;
-  }
-  deps.runner.enqueue({ ...ready, messageId: ready.messageId ?? job.messageId });
+  await queueWithPictures(job, attachments, 'frames', deps);
 }

@@ -11,11 +11,8 @@ import {
 import { JobNotFoundError, UserFacingError } from '../../errors.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { CustomIdPrefix, encodeCustomId } from '../../lib/customId.js';
-import { withDeadline } from '../../lib/deadline.js';
 import { renderDetails } from './views.js';
 import type { JobRecord } from '../../services/jobs/record.js';
-import { hdSpendId } from '../../services/quota/credits.js';
-import { relativeTime } from '../../lib/format.js';
 import type { CommandDeps } from '../types.js';
 import { PROMPT_MAX, SEED_MAX, SEED_MIN } from './options.js';
 import { acceptJob, preflight } from './accept.js';
@@ -29,7 +26,7 @@ export const EXTEND_PROMPT_FIELD = 'prompt';
 
 type ActionInteraction = ButtonInteraction | ModalSubmitInteraction;
 
-async function loadJob(deps: CommandDeps, jobId: string): Promise<JobRecord> {
+export async function loadJob(deps: CommandDeps, jobId: string): Promise<JobRecord> {
   const job = await deps.jobs.get(jobId);
   if (!job) throw new JobNotFoundError(jobId);
   return job;
@@ -52,7 +49,7 @@ export function rerunRefusal(job: JobRecord, now: number): MessageKey | null {
   const { options } = job;
   const fromPictures = options.imageUrls.length > 0 || options.imagesPending === true;
   if (fromPictures && (options.imagesPending === true || now - job.createdAt > ANIMATE_RERUN_MAX_AGE_MS)) {
-    return 'action.rerun_images_gone';
+    return options.imageRole === 'reference' ? 'action.rerun_references_gone' : 'action.rerun_images_gone';
   }
   if (options.extend && now - options.extend.taskCreatedAt > EXTEND_MAX_AGE_MS) return 'action.extend_too_old';
   return null;
@@ -63,8 +60,9 @@ export function extendRefusal(job: JobRecord, now: number): MessageKey | null {
   if ((job.state !== 'delivered' && job.state !== 'undeliverable') || job.taskId === null)
     return 'action.extend_not_ready';
   if (now - (job.submittedAt ?? job.createdAt) > EXTEND_MAX_AGE_MS) return 'action.extend_too_old';
-  // kie refuses to extend a video once its 1080P version was asked for.
+  // kie refuses to extend a video once an upgraded version was asked for.
   if (job.hd !== null && job.hd.state !== 'failed') return 'action.extend_hd';
+  if (job.uhd && job.uhd.state !== 'failed') return 'action.extend_uhd';
   return null;
 }
 
@@ -72,6 +70,7 @@ export function extendRefusal(job: JobRecord, now: number): MessageKey | null {
 async function sourceRefusal(job: JobRecord, deps: CommandDeps): Promise<MessageKey | null> {
   const source = job.options.extend ? await deps.jobs.get(job.options.extend.jobId) : undefined;
   if (source?.hd && source.hd.state !== 'failed') return 'action.extend_hd';
+  if (source?.uhd && source.uhd.state !== 'failed') return 'action.extend_uhd';
   return null;
 }
 
@@ -156,67 +155,4 @@ export async function onDetailsClick(interaction: ButtonInteraction, jobId: stri
   const job = await loadJob(deps, jobId);
   const view = renderDetails(job, interaction.locale);
   await interaction.reply({ embeds: view.embeds, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
-}
-
-/**
- * The 1080P button (DESIGN §5): only the requester or Manage Server (it spends the bot's credits, and an
- * upgraded video can no longer be extended); the job's state is read before anything is answered, and the
- * bot's credit budget is reserved before the defer.
- */
-export async function onHdClick(interaction: ButtonInteraction, jobId: string, deps: CommandDeps): Promise<void> {
-  const job = await loadJob(deps, jobId);
-  if (!mayAct(interaction, job)) throw new UserFacingError('hd.not_yours', { user: job.requesterId });
-  const claiming = deps.hd.claim(jobId, {
-    interactionId: interaction.id,
-    token: interaction.token,
-    channelId: interaction.channelId,
-    userId: interaction.user.id,
-    attachmentSizeLimit: interaction.attachmentSizeLimit ?? null,
-    locale: interaction.locale,
-  });
-  let claim: Awaited<typeof claiming>;
-  try {
-    claim = await withDeadline(claiming, deps.config.storeTimeoutMs);
-  } catch (error) {
-    // A claim that lands after we gave up is given back, so the next click can take it.
-    void claiming
-      .then((late) => (late.kind === 'claimed' ? deps.hd.release(jobId, interaction.id) : undefined))
-      .catch(() => undefined);
-    deps.logger.warn({ jobId, err: error }, '1080P click: the store did not answer in time');
-    throw new UserFacingError('error.store_unavailable');
-  }
-  const ephemeral = { flags: MessageFlags.Ephemeral } as const;
-  if (claim.kind === 'missing') throw new UserFacingError('error.job_not_found');
-  if (claim.kind === 'not_ready') throw new UserFacingError('hd.not_ready');
-  if (claim.kind === 'already') {
-    await interaction.reply({ content: t(interaction.locale, 'hd.already'), ...ephemeral });
-    return;
-  }
-  if (claim.kind === 'ready') {
-    await interaction.reply({ content: t(interaction.locale, 'hd.ready', { url: claim.url }), ...ephemeral });
-    return;
-  }
-  const spendId = hdSpendId(jobId, interaction.id);
-  const credits = await deps.credits
-    .reserve(spendId, { kind: '1080p' }, claim.job.guildId)
-    .catch(async (error: unknown) => {
-      await deps.hd.release(jobId, interaction.id);
-      throw error;
-    });
-  if (!credits.ok) {
-    await deps.hd.release(jobId, interaction.id);
-    throw credits.retryAt === null
-      ? new UserFacingError('hd.credits_never')
-      : new UserFacingError('hd.credits', { when: relativeTime(credits.retryAt) });
-  }
-  let replyId: string | null;
-  try {
-    const response = await interaction.deferReply({ withResponse: true, ...(claim.job.private ? ephemeral : {}) });
-    replyId = response.resource?.message?.id ?? null;
-  } catch (error) {
-    await deps.hd.release(jobId, interaction.id);
-    await deps.credits.refund(spendId);
-    throw error;
-  }
-  await deps.hd.start(jobId, replyId);
 }

@@ -4,16 +4,18 @@ import { localizeCommand } from '../../i18n/commands.js';
 import { CustomIdPrefix } from '../../lib/customId.js';
 import type { CommandDeps, CommandEntry, CommandModule } from '../types.js';
 import { animateSubcommand, executeAnimate } from './animate.js';
+import { executeReference, referenceSubcommand } from './reference.js';
+import { onUpgradeClick } from './upgrade.js';
 
 import { executeJobs, jobsSubcommand } from './history.js';
 import { executePrompt, promptSubcommand } from './prompt.js';
 import { executeQuota, quotaSubcommand } from './quota.js';
-import { onDetailsClick, onExtendClick, onExtendSubmit, onHdClick, onRerunClick } from './buttons.js';
+import { onDetailsClick, onExtendClick, onExtendSubmit, onRerunClick } from './buttons.js';
 
 export const veoCommandData = localizeCommand({
   name: 'veo',
   description: 'Make short videos with Google Veo 3.1',
-  options: [promptSubcommand, animateSubcommand, quotaSubcommand, jobsSubcommand],
+  options: [promptSubcommand, animateSubcommand, referenceSubcommand, quotaSubcommand, jobsSubcommand],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
 function createVeoCommand(deps: CommandDeps): CommandModule {
@@ -23,12 +25,14 @@ function createVeoCommand(deps: CommandDeps): CommandModule {
       const sub = interaction.options.getSubcommand(true);
       if (sub === 'prompt') await executePrompt(interaction, deps);
       else if (sub === 'animate') await executeAnimate(interaction, deps);
+      else if (sub === 'reference') await executeReference(interaction, deps);
       else if (sub === 'quota') await executeQuota(interaction, deps);
       else if (sub === 'jobs') await executeJobs(interaction, deps);
       else throw new UserFacingError('error.generic');
     },
     buttons: {
-      [CustomIdPrefix.Upscale1080p]: (interaction, jobId) => onHdClick(interaction, jobId, deps),
+      [CustomIdPrefix.Upscale1080p]: (interaction, jobId) => onUpgradeClick(interaction, jobId, deps, '1080p'),
+      [CustomIdPrefix.Upscale4k]: (interaction, jobId) => onUpgradeClick(interaction, jobId, deps, '4k'),
       [CustomIdPrefix.Rerun]: (interaction, jobId) => onRerunClick(interaction, jobId, deps),
       [CustomIdPrefix.Extend]: (interaction, jobId) => onExtendClick(interaction, jobId, deps),
       [CustomIdPrefix.Details]: (interaction, jobId) => onDetailsClick(interaction, jobId, deps),

@@ -19,6 +19,7 @@ import {
 } from './members.js';
 import { budgetSubcommand, executeBudget, executeLimits, limitsSubcommand } from './settings.js';
 import { executeStatus, statusSubcommand } from './status.js';
+import { executeWatermark, watermarkSubcommand } from './watermark.js';
 
 const MANAGE_GUILD = PermissionFlagsBits.ManageGuild;
 
@@ -40,6 +41,7 @@ const veoAdminCommandData = localizeCommand({
     budgetSubcommand,
     statusSubcommand,
     forgetSubcommand,
+    watermarkSubcommand,
   ],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
@@ -60,6 +62,7 @@ function createVeoAdminCommand(deps: CommandDeps): CommandModule {
     budget: (i) => executeBudget(i, deps),
     status: (i) => executeStatus(i, deps),
     forget: (i) => executeForget(i, deps),
+    watermark: (i) => executeWatermark(i, deps),
   };
   return {
     data: veoAdminCommandData,

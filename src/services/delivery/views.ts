@@ -112,8 +112,12 @@ export interface ResultExtras {
   readonly unitsLeft?: { readonly remaining: number; readonly limit: number } | null;
 }
 
-/** One row of at most five: 1080P, Rerun, Extend, Details, and the link to the source file. */
-export function resultButtons(job: JobRecord): APIActionRowComponent<APIButtonComponent> {
+/**
+ * Two rows (Discord allows five buttons per row): the bot's own actions (1080P, 4K, Rerun, Extend,
+ * Details), then the link to the source file, the one part made from kie's words, which the send ladder
+ * drops whole when Discord refuses it.
+ */
+export function resultButtons(job: JobRecord): APIActionRowComponent<APIButtonComponent>[] {
   const url = job.resultUrls[0];
   const button = (
     prefix: CustomIdPrefix,
@@ -125,15 +129,24 @@ export function resultButtons(job: JobRecord): APIActionRowComponent<APIButtonCo
     label: t(job.locale, key),
     custom_id: encodeCustomId(prefix, job.id),
   });
-  const components: APIButtonComponent[] = [
+  const actions: APIButtonComponent[] = [
     button(CustomIdPrefix.Upscale1080p, 'button.hd', ButtonStyle.Primary),
+    button(CustomIdPrefix.Upscale4k, 'button.uhd', ButtonStyle.Primary),
     button(CustomIdPrefix.Rerun, 'button.rerun', ButtonStyle.Secondary),
     button(CustomIdPrefix.Extend, 'button.extend', ButtonStyle.Secondary),
     button(CustomIdPrefix.Details, 'button.details', ButtonStyle.Secondary),
   ];
-  if (url)
-    components.push({ type: ComponentType.Button, style: ButtonStyle.Link, label: t(job.locale, 'button.open'), url });
-  return { type: ComponentType.ActionRow, components };
+  const rows: APIActionRowComponent<APIButtonComponent>[] = [{ type: ComponentType.ActionRow, components: actions }];
+  if (url) {
+    const link: APIButtonComponent = {
+      type: ComponentType.Button,
+      style: ButtonStyle.Link,
+      label: t(job.locale, 'button.open'),
+      url,
+    };
+    rows.push({ type: ComponentType.ActionRow, components: [link] });
+  }
+  return rows;
 }
 
 export function renderResult(job: JobRecord, extras: ResultExtras): MessageView {
@@ -147,7 +160,7 @@ export function renderResult(job: JobRecord, extras: ResultExtras): MessageView 
   return {
     content: lines.join('\n'),
     embeds: [jobEmbed(job, COLOR_DONE, footer)],
-    components: [resultButtons(job)],
+    components: resultButtons(job),
     allowedMentions: quiet,
   };
 }

@@ -29,6 +29,8 @@ export interface KieCallbacksDeps {
   readonly callbackUrl: ((jobId: string) => string) | undefined;
   /** Told every outcome (metrics). */
   readonly onOutcome?: (outcome: CallbackOutcome) => void;
+  /** The 4K upgrade, which calls back too (kie-veo-api.md §3b): a callback makes it ask kie now. */
+  readonly uhd?: { nudge(jobId: string): void };
 }
 
 /**
@@ -84,11 +86,21 @@ export class KieCallbacks {
     if (known !== undefined && !job) return 'ignored';
     // The task key is written before the record: a record that never took the task id is not its owner yet.
     if (known !== undefined && job?.taskId === taskId) {
+      if (job.uhd?.state === 'preparing') return this.#nudgeUpgrade(job.id);
       if (job.state !== 'generating' && !stillPollingLate(job, clock.now())) return 'ignored';
       return this.nudge(known) ? 'read' : 'coalesced';
     }
     if (jobParam === null || this.deps.callbackUrl === undefined) return 'unknown_task';
+    // kie may name the 4K work by a task id of its own; `?job=` then says whose it is (a hint, like any callback).
+    if ((await jobs.get(jobParam))?.uhd?.state === 'preparing') return this.#nudgeUpgrade(jobParam);
     return this.#adopt(taskId, jobParam);
+  }
+
+  /** The upgrade asks kie itself (a re-request of the 4K is kie's documented status check), at most every 5 s. */
+  #nudgeUpgrade(jobId: string): CallbackOutcome {
+    if (!this.deps.uhd || !this.#takeRead(jobId)) return 'coalesced';
+    this.deps.uhd.nudge(jobId);
+    return 'read';
   }
 
   /** The generate answer of this job was lost (it is failed_unknown with no task): is this task its? */

@@ -3,7 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { shardKey, shardOfGuild, type ShardPlace } from '../../lib/shard.js';
 import type { Logger } from '../../logger.js';
 import { isSettled, type JobRecord } from './record.js';
-import { ACTIVE_INDEX, HD_INDEX } from './store.js';
+import { ACTIVE_INDEX, HD_INDEX, UHD_INDEX, upgradePreparing } from './store.js';
 
 /** In namespace `jobs`: how many shards the per-shard indexes are split for (absent: 1). */
 export const LAYOUT_KEY = 'layout';
@@ -17,6 +17,7 @@ export interface LayoutChange {
   readonly to: number;
   readonly active: number;
   readonly hd: number;
+  readonly uhd: number;
 }
 
 function places(count: number): ShardPlace[] {
@@ -41,7 +42,8 @@ export async function adoptShardLayout(
   const now = clock.now();
   const kinds = [
     { base: ACTIVE_INDEX, keep: (job: JobRecord) => !isSettled(job, now) },
-    { base: HD_INDEX, keep: (job: JobRecord) => job.hd?.state === 'preparing' },
+    { base: HD_INDEX, keep: (job: JobRecord) => upgradePreparing(job, '1080p') },
+    { base: UHD_INDEX, keep: (job: JobRecord) => upgradePreparing(job, '4k') },
   ];
   const writes = new Map<string, string[]>();
   const stale = new Set<string>();
@@ -68,7 +70,7 @@ export async function adoptShardLayout(
   }
   await store.set(LAYOUT_KEY, { shards: count } satisfies Layout);
   for (const key of stale) await store.delete(key);
-  const change: LayoutChange = { from, to: count, active: counts[0] ?? 0, hd: counts[1] ?? 0 };
+  const change: LayoutChange = { from, to: count, active: counts[0] ?? 0, hd: counts[1] ?? 0, uhd: counts[2] ?? 0 };
   logger.info({ ...change }, 'job indexes re-filed for a new shard count');
   return change;
 }

@@ -1,6 +1,6 @@
 import type { KieFailureReason } from '../kie/errors.js';
 import type { VeoModel } from '../../lib/models.js';
-import type { AspectRatio } from '../kie/types.js';
+import type { AspectRatio, ImageRole } from '../kie/types.js';
 import type { QuotaScope } from '../quota/ledger.js';
 
 export type JobState =
@@ -27,6 +27,10 @@ export interface JobOptions {
    * such a job must never be submitted, or kie would make a text-only video.
    */
   readonly imagesPending?: boolean;
+  /** What the pictures are: first and last frames (absent, `/veo animate`) or references (`/veo reference`). */
+  readonly imageRole?: ImageRole;
+  /** The server's watermark when the job was accepted (`/veo-admin watermark`), sent to kie as `watermark`. */
+  readonly watermark?: string | undefined;
   /** Set on an Extend job: it continues this kie task instead of generating from scratch. */
   readonly extend?: ExtendSource;
 }
@@ -46,6 +50,10 @@ export interface DeliveryAttempt {
   readonly via: 'channel' | 'dm' | 'mention';
 }
 
+/** The two upgrades of a finished video (DESIGN §5): each has its own button, state and record field. */
+export type UpgradeName = '1080p' | '4k';
+
+/** One upgrade of a job's video: who clicked, the click's deferred reply, and how far it got. */
 export interface HdState {
   readonly state: 'preparing' | 'ready' | 'failed';
   readonly interactionId: string;
@@ -103,6 +111,8 @@ export interface JobRecord {
   readonly firstDeliveryFailureAt: number | null;
   readonly status: { readonly key: string; readonly at: number } | null;
   readonly hd: HdState | null;
+  /** The 4K upgrade, shaped like `hd` (absent on records written before it existed). */
+  readonly uhd?: HdState | null;
 }
 
 /** What a job is made from when it is accepted: who asked, where, through which interaction, for what. */
@@ -181,6 +191,15 @@ export function stillPollingLate(job: JobRecord, now: number): boolean {
  */
 export function isSettled(job: JobRecord, now: number): boolean {
   return isFinal(job) && job.noticePending !== true && !stillPollingLate(job, now);
+}
+
+/** The job's upgrade of that name (1080P in `hd`, 4K in `uhd`). */
+export function upgradeOf(job: JobRecord, name: UpgradeName): HdState | null {
+  return (name === '1080p' ? job.hd : job.uhd) ?? null;
+}
+
+export function withUpgrade(job: JobRecord, name: UpgradeName, upgrade: HdState | null): JobRecord {
+  return name === '1080p' ? { ...job, hd: upgrade } : { ...job, uhd: upgrade };
 }
 
 /** Whose units a job holds: its requester's, in its server (or their DM bucket). */

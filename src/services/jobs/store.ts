@@ -2,11 +2,21 @@ import type Keyv from 'keyv';
 import type { Clock } from '../../lib/clock.js';
 import { KeyedLock } from '../../lib/keyedLock.js';
 import { shardKey, shardOfGuild, SINGLE_SHARD, type ShardPlace } from '../../lib/shard.js';
-import { FINAL_RECORD_TTL_MS, isSettled, type JobRecord } from './record.js';
+import { FINAL_RECORD_TTL_MS, isSettled, upgradeOf, type JobRecord, type UpgradeName } from './record.js';
 
 /** With several shards each has its own (`index:active:<shard>`): see shardKey. */
 export const ACTIVE_INDEX = 'index:active';
 export const HD_INDEX = 'index:hd';
+export const UHD_INDEX = 'index:uhd';
+/** The jobs whose upgrade of each kind is being prepared, so a restart resumes them without a scan. */
+export const UPGRADE_INDEXES: Readonly<Record<UpgradeName, string>> = { '1080p': HD_INDEX, '4k': UHD_INDEX };
+
+/** True while an upgrade of the job is being prepared (it must finish, and settle what it charged). */
+export function upgradePreparing(job: JobRecord, name: UpgradeName): boolean {
+  return upgradeOf(job, name)?.state === 'preparing';
+}
+
+const UPGRADES: readonly UpgradeName[] = ['1080p', '4k'];
 /** Past this many ids a member's index drops the ids whose records have expired. */
 const MEMBER_INDEX_PRUNE_AT = 100;
 const DAY_MS = 24 * 60 * 60_000;
@@ -85,7 +95,7 @@ export class JobStore {
     for (const id of ids) {
       await this.#lock.run(id, async () => {
         const job = await this.get(id);
-        if (job && (!isSettled(job, this.clock.now()) || job.hd?.state === 'preparing')) return;
+        if (job && (!isSettled(job, this.clock.now()) || UPGRADES.some((u) => upgradePreparing(job, u)))) return;
         if (job) {
           await this.store.delete(id);
           deleted++;
@@ -117,9 +127,11 @@ export class JobStore {
       this.observer?.(current, next);
       if (done !== isSettled(current, now) || done)
         await this.#index(this.#indexOf(ACTIVE_INDEX, next.guildId), id, !done);
-      const hdPreparing = next.hd?.state === 'preparing';
-      if (hdPreparing !== (current.hd?.state === 'preparing'))
-        await this.#index(this.#indexOf(HD_INDEX, next.guildId), id, hdPreparing);
+      for (const name of UPGRADES) {
+        const preparing = upgradePreparing(next, name);
+        if (preparing !== upgradePreparing(current, name))
+          await this.#index(this.#indexOf(UPGRADE_INDEXES[name], next.guildId), id, preparing);
+      }
       return next;
     });
   }
@@ -129,8 +141,9 @@ export class JobStore {
     return this.#listIndex(shardKey(ACTIVE_INDEX, this.shard));
   }
 
-  async hdPreparing(): Promise<JobRecord[]> {
-    return this.#listIndex(shardKey(HD_INDEX, this.shard));
+  /** Jobs (this shard's) whose upgrade of this kind is being prepared. */
+  async upgradesPreparing(name: UpgradeName): Promise<JobRecord[]> {
+    return this.#listIndex(shardKey(UPGRADE_INDEXES[name], this.shard));
   }
 
   async #listIndex(name: string): Promise<JobRecord[]> {

@@ -14,6 +14,8 @@ export function generateRequest(job: JobRecord, callBackUrl: string | undefined)
     aspectRatio: options.aspectRatio,
     seed: options.seed ?? undefined,
     imageUrls: options.imageUrls.length > 0 ? options.imageUrls : undefined,
+    imageRole: options.imageRole,
+    watermark: options.watermark,
     callBackUrl,
   };
 }
@@ -26,6 +28,7 @@ export function extendRequest(job: JobRecord, sourceTaskId: string, callBackUrl:
     prompt: options.prompt,
     model: options.model,
     seed: options.seed ?? undefined,
+    watermark: options.watermark,
     callBackUrl,
   };
 }

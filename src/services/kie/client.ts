@@ -25,6 +25,8 @@ import {
   hdDataSchema,
   recordSchema,
   toTaskInfo,
+  uhdBody,
+  uhdDataSchema,
   uploadDataSchema,
 } from './wire.js';
 
@@ -151,6 +153,29 @@ export class KieClient {
     const answer = await this.request(call);
     if (answer.code !== 200) return { state: 'processing' };
     const url = readData(hdDataSchema, answer, call)?.resultUrl;
+    return url ? { state: 'ready', url } : { state: 'processing' };
+  }
+
+  /**
+   * POST get-4k-video, which kie documents as the way to ask again too: a 422 "4k is processing" (or a
+   * first 200 without URLs) is processing, URLs mean ready, and a 500 "unavailable" is kie's final no.
+   */
+  async get4k(taskId: string, index = 0, callBackUrl?: string): Promise<HdResult> {
+    const path = '/api/v1/veo/get-4k-video';
+    const call: Call = {
+      method: 'POST',
+      url: this.apiBaseUrl + path,
+      path,
+      json: uhdBody(taskId, index, callBackUrl),
+      policy: 'read',
+      maxRetries: this.maxRetries,
+      timeoutMs: this.timeoutMs,
+      passes: (code, msg) =>
+        (code === 422 && /processing|success/i.test(msg)) || (code === 500 && /unavailable/i.test(msg)),
+    };
+    const answer = await this.request(call);
+    if (answer.code === 500) return { state: 'failed' };
+    const [url] = readData(uhdDataSchema, answer, call);
     return url ? { state: 'ready', url } : { state: 'processing' };
   }
 

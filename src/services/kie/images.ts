@@ -3,7 +3,7 @@ import { sniffImageType, type ImageType } from '../../lib/mediaType.js';
 import type { Logger } from '../../logger.js';
 import type { ImageFailureReason } from '../jobs/record.js';
 import { MediaRefusedError } from '../runtime/fetchGuard.js';
-import type { UploadRequest, UploadResult } from './types.js';
+import type { ImageRole, UploadRequest, UploadResult } from './types.js';
 
 const IMAGE_TYPES: ReadonlySet<string> = new Set<ImageType>(['image/jpeg', 'image/png', 'image/webp']);
 const EXTENSIONS: Readonly<Record<ImageType, string>> = {
@@ -35,14 +35,14 @@ type Checked =
   | { readonly ok: false; readonly reason: ImageFailureReason };
 
 /**
- * Re-hosts `/veo animate` pictures on kie (DESIGN §6): Discord attachment URLs are signed and expire, and
+ * Re-hosts `/veo animate` and `/veo reference` pictures on kie (DESIGN §6): Discord attachment URLs are signed and expire, and
  * kie must be able to fetch what it is given. Never throws: every failure is a reason the job can show.
  */
 export class ImagePreparer {
   constructor(private readonly deps: ImagePreparerDeps) {}
 
-  /** Returns kie's download URLs in the order given (first frame, then last frame). */
-  async prepare(jobId: string, sourceUrls: readonly string[]): Promise<PrepareResult> {
+  /** Returns kie's download URLs in the order given (first frame then last frame, or references in turn). */
+  async prepare(jobId: string, sourceUrls: readonly string[], role: ImageRole = 'frames'): Promise<PrepareResult> {
     // Every picture is checked before any is uploaded, so a bad end image costs no upload of the first.
     const checked: Array<Extract<Checked, { ok: true }>> = [];
     for (const [index, url] of sourceUrls.entries()) {
@@ -52,7 +52,8 @@ export class ImagePreparer {
     }
     const urls: string[] = [];
     for (const [index, image] of checked.entries()) {
-      const fileName = `${index === 0 ? 'first' : 'last'}.${EXTENSIONS[image.type]}`;
+      const stem = role === 'reference' ? `reference${index + 1}` : index === 0 ? 'first' : 'last';
+      const fileName = `${stem}.${EXTENSIONS[image.type]}`;
       try {
         const { downloadUrl } = await this.deps.upload({
           data: image.data,

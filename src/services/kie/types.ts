@@ -5,12 +5,19 @@ import type { VeoModel } from '../../lib/models.js';
 export type AspectRatio = '16:9' | '9:16' | 'Auto';
 export const ASPECT_RATIOS: readonly AspectRatio[] = ['16:9', '9:16', 'Auto'];
 
+/** What `imageUrls` are: first and last frames (FIRST_AND_LAST_FRAMES_2_VIDEO) or references (REFERENCE_2_VIDEO). */
+export type ImageRole = 'frames' | 'reference';
+
 export interface GenerateRequest {
   prompt: string;
   model: VeoModel;
   aspectRatio: AspectRatio;
   seed?: number | undefined;
   imageUrls?: readonly string[] | undefined;
+  /** Default 'frames'. */
+  imageRole?: ImageRole | undefined;
+  /** Text kie burns into the video (a server's `/veo-admin watermark`). */
+  watermark?: string | undefined;
   callBackUrl?: string | undefined;
 }
 
@@ -22,6 +29,7 @@ export interface ExtendRequest {
   /** The original video's model; the client sends kie's extend name for it. */
   model: VeoModel;
   seed?: number | undefined;
+  watermark?: string | undefined;
   callBackUrl?: string | undefined;
 }
 
@@ -45,7 +53,8 @@ export interface TaskInfo {
   completedAt: number | null;
 }
 
-export type HdResult = { state: 'processing' } | { state: 'ready'; url: string };
+/** An upgrade's answer (1080P or 4K): still processing, ready at a URL, or refused for good (4K "unavailable"). */
+export type HdResult = { state: 'processing' } | { state: 'ready'; url: string } | { state: 'failed' };
 
 export interface UploadRequest {
   data: Uint8Array;

@@ -1,10 +1,16 @@
 /** kie's wire shapes: tolerant at the boundary, because kie's docs disagree with each other. */
 import { z } from 'zod';
 import { byModel } from '../../lib/models.js';
-import type { ExtendRequest, GenerateRequest, TaskInfo } from './types.js';
+import type { ExtendRequest, GenerateRequest, ImageRole, TaskInfo } from './types.js';
 
 /** The extend endpoint has its own model enum (kie-veo-api.md §3c). */
 const EXTEND_MODELS = byModel((m) => m.extendName);
+
+/** kie's mode for what the pictures are (kie-veo-api.md §1). */
+function generationType(images: boolean, role: ImageRole | undefined): string {
+  if (!images) return 'TEXT_2_VIDEO';
+  return role === 'reference' ? 'REFERENCE_2_VIDEO' : 'FIRST_AND_LAST_FRAMES_2_VIDEO';
+}
 
 export function generateBody(req: GenerateRequest): Record<string, unknown> {
   const images = req.imageUrls && req.imageUrls.length > 0 ? req.imageUrls : undefined;
@@ -14,9 +20,9 @@ export function generateBody(req: GenerateRequest): Record<string, unknown> {
     aspect_ratio: req.aspectRatio,
     enableTranslation: true,
     ...(req.seed !== undefined ? { seeds: req.seed } : {}),
-    ...(images
-      ? { imageUrls: [...images], generationType: 'FIRST_AND_LAST_FRAMES_2_VIDEO' }
-      : { generationType: 'TEXT_2_VIDEO' }),
+    ...(images ? { imageUrls: [...images] } : {}),
+    generationType: generationType(images !== undefined, req.imageRole),
+    ...(req.watermark ? { watermark: req.watermark } : {}),
     ...(req.callBackUrl ? { callBackUrl: req.callBackUrl } : {}),
   };
 }
@@ -27,8 +33,14 @@ export function extendBody(req: ExtendRequest): Record<string, unknown> {
     prompt: req.prompt,
     model: EXTEND_MODELS[req.model],
     ...(req.seed !== undefined ? { seeds: req.seed } : {}),
+    ...(req.watermark ? { watermark: req.watermark } : {}),
     ...(req.callBackUrl ? { callBackUrl: req.callBackUrl } : {}),
   };
+}
+
+/** POST /api/v1/veo/get-4k-video (kie-veo-api.md §3b); kie reads the callback's own body shape. */
+export function uhdBody(taskId: string, index: number, callBackUrl: string | undefined): Record<string, unknown> {
+  return { taskId, index, ...(callBackUrl ? { callBackUrl } : {}) };
 }
 
 const intLike = z.union([
@@ -52,6 +64,12 @@ export const envelopeSchema = z.object({
 export const generateDataSchema = z.object({ taskId: z.string().min(1) });
 
 export const hdDataSchema = z.object({ resultUrl: z.string().nullish() }).nullish();
+
+/** 4K answers carry `resultUrls` (array, JSON string, or null while processing); snake case in one schema. */
+export const uhdDataSchema = z
+  .object({ resultUrls: z.unknown().optional(), result_urls: z.unknown().optional() })
+  .nullish()
+  .transform((data) => urlList(data?.resultUrls ?? data?.result_urls));
 
 export const uploadDataSchema = z.object({ downloadUrl: z.string().min(1) });
 

@@ -1,6 +1,7 @@
 import type { CreditPrices } from '../../config.js';
 import type { Clock } from '../../lib/clock.js';
 import type { VeoModel } from '../../lib/models.js';
+import type { UpgradeName } from '../jobs/record.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { reconcileSpends, type SharedLedger, type SpendLookup, type SpendReconcileResult } from './shared.js';
 
@@ -22,14 +23,24 @@ export interface CreditUsage {
   readonly nextFreeAt: number | null;
 }
 
-/** The spend of one 1080P click: one per click, so a click after a failed preparation is a new spend. */
-export function hdSpendId(jobId: string, interactionId: string): string {
-  return `hd:${jobId}:${interactionId}`;
+const SPEND_PREFIXES: Readonly<Record<UpgradeName, string>> = { '1080p': 'hd', '4k': '4k' };
+
+/**
+ * The spend of one upgrade click (its credits, and a 4K's units): one per click, so a click after a failed
+ * preparation is a new spend.
+ */
+export function upgradeSpendId(name: UpgradeName, jobId: string, interactionId: string): string {
+  return `${SPEND_PREFIXES[name]}:${jobId}:${interactionId}`;
 }
 
-export function parseHdSpendId(id: string): { jobId: string; interactionId: string } | null {
-  const match = /^hd:([^:]+):(\d+)$/.exec(id);
-  return match?.[1] && match[2] ? { jobId: match[1], interactionId: match[2] } : null;
+export function hdSpendId(jobId: string, interactionId: string): string {
+  return upgradeSpendId('1080p', jobId, interactionId);
+}
+
+export function parseUpgradeSpendId(id: string): { name: UpgradeName; jobId: string; interactionId: string } | null {
+  const match = /^(hd|4k):([^:]+):(\d+)$/.exec(id);
+  if (!match?.[2] || !match[3]) return null;
+  return { name: match[1] === '4k' ? '4k' : '1080p', jobId: match[2], interactionId: match[3] };
 }
 
 export interface CreditBudgetOptions {

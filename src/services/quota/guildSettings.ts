@@ -5,6 +5,17 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { byModel, VEO_MODEL_IDS } from '../../lib/models.js';
 import type { GuildQuotaSettings } from './limits.js';
 
+/** Text kie burns into a server's videos (`/veo-admin watermark`, DESIGN §1.8); kie documents no limit of its own. */
+export const WATERMARK_MAX = 30;
+
+/** What is wrong with a watermark, or null: one line of 1 to WATERMARK_MAX characters (counted as Discord does, by code point). */
+export function watermarkProblem(text: string): { reason: 'too_long' | 'one_line'; length: number } | null {
+  const length = Array.from(text).length;
+  if (length > WATERMARK_MAX) return { reason: 'too_long', length };
+  if (length === 0 || /\p{Cc}/u.test(text)) return { reason: 'one_line', length };
+  return null;
+}
+
 const whole = z.number().int().min(1);
 const settingsSchema = z.object({
   limit: whole.exactOptional(),
@@ -13,7 +24,16 @@ const settingsSchema = z.object({
   maxActiveJobs: whole.exactOptional(),
   blocked: z.array(z.string()).exactOptional(),
   budget: whole.nullable().exactOptional(),
+  watermark: z
+    .string()
+    .refine((text) => watermarkProblem(text) === null)
+    .exactOptional(),
 });
+
+/** Everything stored for one server: its quota overrides and its community controls. */
+export interface GuildSettings extends GuildQuotaSettings {
+  watermark?: string;
+}
 
 /** What `/veo-admin limits` changes: absent keys stay; `defaults` first drops every limit override. */
 export type LimitsChange = Pick<GuildQuotaSettings, 'limit' | 'windowHours' | 'costs' | 'maxActiveJobs'> & {
@@ -21,12 +41,12 @@ export type LimitsChange = Pick<GuildQuotaSettings, 'limit' | 'windowHours' | 'c
 };
 
 /** A proposed change is stored only when this says yes; it sees the settings as they would be. */
-export type Accept = (next: GuildQuotaSettings) => boolean;
+export type Accept = (next: GuildSettings) => boolean;
 
 /** `ok` false: refused by `accept`, and `settings` are the unchanged ones. */
 export interface ChangeResult {
   ok: boolean;
-  settings: GuildQuotaSettings;
+  settings: GuildSettings;
 }
 
 /**
@@ -44,7 +64,7 @@ export class GuildSettingsStore {
     this.#logger = logger;
   }
 
-  async get(guildId: string): Promise<GuildQuotaSettings> {
+  async get(guildId: string): Promise<GuildSettings> {
     const raw: unknown = await this.#store.get(guildId);
     if (raw === undefined || raw === null) return {};
     const parsed = settingsSchema.safeParse(raw);
@@ -72,6 +92,20 @@ export class GuildSettingsStore {
     );
   }
 
+  /** Checked by the caller (one line, at most WATERMARK_MAX characters); null removes it. */
+  setWatermark(guildId: string, text: string | null): Promise<ChangeResult> {
+    return this.#update(
+      guildId,
+      (s) => {
+        const next = { ...s };
+        if (text === null) delete next.watermark;
+        else next.watermark = text;
+        return next;
+      },
+      () => true,
+    );
+  }
+
   /** True when this call changed the list. */
   async setBlocked(guildId: string, userId: string, blocked: boolean): Promise<boolean> {
     let changed = false;
@@ -88,11 +122,7 @@ export class GuildSettingsStore {
   }
 
   // Admin commands of one server may arrive together; each change is a read-modify-write of one value.
-  #update(
-    guildId: string,
-    change: (s: GuildQuotaSettings) => GuildQuotaSettings,
-    accept: Accept,
-  ): Promise<ChangeResult> {
+  #update(guildId: string, change: (s: GuildSettings) => GuildSettings, accept: Accept): Promise<ChangeResult> {
     return this.#lock.run(guildId, async () => {
       const current = await this.get(guildId);
       const next = compact(change(current));
@@ -104,10 +134,15 @@ export class GuildSettingsStore {
   }
 }
 
-export function applyLimits(s: GuildQuotaSettings, change: LimitsChange): GuildQuotaSettings {
-  const next: GuildQuotaSettings = change.defaults
-    ? { ...(s.blocked ? { blocked: s.blocked } : {}), ...(s.budget ? { budget: s.budget } : {}) }
-    : { ...s };
+export function applyLimits<S extends GuildQuotaSettings>(s: S, change: LimitsChange): S {
+  const next: S = { ...s };
+  if (change.defaults) {
+    // Only the limits go back to the defaults; blocks, the budget and the community controls stay.
+    delete next.limit;
+    delete next.windowHours;
+    delete next.costs;
+    delete next.maxActiveJobs;
+  }
   if (change.limit !== undefined) next.limit = change.limit;
   if (change.windowHours !== undefined) next.windowHours = change.windowHours;
   if (change.maxActiveJobs !== undefined) next.maxActiveJobs = change.maxActiveJobs;
@@ -121,7 +156,7 @@ export function applyLimits(s: GuildQuotaSettings, change: LimitsChange): GuildQ
 }
 
 /** Empty lists and maps are not kept, so a server with no overrides stores nothing. */
-function compact(s: GuildQuotaSettings): GuildQuotaSettings {
+function compact(s: GuildSettings): GuildSettings {
   const out = { ...s };
   if (out.costs && Object.keys(out.costs).length === 0) delete out.costs;
   if (out.blocked?.length === 0) delete out.blocked;

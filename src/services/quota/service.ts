@@ -115,11 +115,16 @@ export class QuotaService {
     this.#ledgers = new LedgerStore(opts.store, this.#logger);
   }
 
-  reserve(scope: QuotaScope, jobId: string, model: VeoModel): Promise<ReserveResult> {
+  /**
+   * Holds what a job costs: a video of a model at this server's price, or a fixed number of units (a 4K
+   * upgrade, whose spend id stands in for the job id). The refusals run in DESIGN §1.4's order.
+   */
+  reserve(scope: QuotaScope, jobId: string, charge: VeoModel | { readonly units: number }): Promise<ReserveResult> {
     return this.#withLedger(scope, usageKey(scope), async ({ ledger, rules, now }) => {
       const usage = ledgerUsage(ledger, now, rules.windowMs);
       const remaining = left(rules.limit, usage);
-      const cost = rules.costs[model];
+      const model = typeof charge === 'string' ? charge : null;
+      const cost = typeof charge === 'string' ? rules.costs[charge] : charge.units;
       const refuse = (reason: RefusalReason, retryAt: number | null): ReserveResult => {
         this.#logger.debug({ guildId: scope.guildId, jobId, model, reason }, 'quota reservation refused');
         return {
@@ -139,7 +144,7 @@ export class QuotaService {
 
       if (rules.blocked.includes(scope.userId)) return refuse('blocked', null);
       // A model dearer than the whole allowance or budget could never run: "pick another", not "try later".
-      if (!rules.available.includes(model)) return refuse('model_unavailable', null);
+      if (model !== null && !rules.available.includes(model)) return refuse('model_unavailable', null);
 
       // Every server keeps its shared 24 h ledger, budget or not, so /veo-admin status can report the day
       // and a budget set later counts what was already spent.

@@ -42,7 +42,7 @@ export function admin(
   h: Harness,
   subcommand: string,
   options: Option[] = [],
-  as: { memberPermissions?: string; userId?: string; guildId?: string | null } = {},
+  as: { memberPermissions?: string; userId?: string; guildId?: string | null; locale?: string } = {},
 ) {
   return h.discord.slashCommand({
     name: 'veo-admin',
@@ -51,6 +51,7 @@ export function admin(
     memberPermissions: as.memberPermissions ?? MANAGER_PERMISSIONS,
     ...(as.userId ? { userId: as.userId } : {}),
     ...(as.guildId !== undefined ? { guildId: as.guildId } : {}),
+    ...(as.locale ? { locale: as.locale } : {}),
   });
 }
 

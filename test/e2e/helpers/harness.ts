@@ -76,6 +76,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     async close() {
       await bot.stop();
       await loopbacks.close();
+      // Every body the bot sent kie must fit kie's documented schema (the loopback answered 422 otherwise).
+      if (kie.bodyViolations.length > 0) throw new Error(`kie bodies off the spec: ${kie.bodyViolations.join('; ')}`);
     },
   };
 }

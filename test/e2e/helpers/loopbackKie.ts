@@ -30,6 +30,8 @@ export type GenerateBehavior =
   | { kind: 'hang' };
 
 export type HdStep = 'processing-400' | 'processing-422' | 'processing-200' | 'ready';
+/** One answer of POST get-4k-video (kie-veo-api.md §3b); the first 'processing' is the 200 that starts it. */
+export type UhdStep = 'processing' | 'ready' | 'unavailable';
 
 export interface LoopbackKieTask {
   taskId: string;
@@ -41,6 +43,10 @@ export interface LoopbackKieTask {
   /** record-info reads that still answer "generating"; the read after them finishes the task. null: only by hand. */
   readsUntilDone: number | null;
   hdScript: HdStep[];
+  /** Default: processing once, then ready. */
+  uhdScript?: UhdStep[];
+  /** get-4k-video calls so far (the first one starts the upgrade). */
+  uhdCalls?: number;
   createTime: number;
   completeTime: number | null;
   /** For a task made by POST /api/v1/veo/extend: the task it continues. */
@@ -67,6 +73,69 @@ const GENERATE_PATH = '/api/v1/veo/generate';
 const EXTEND_PATH = '/api/v1/veo/extend';
 const EXTEND_MODELS: ReadonlySet<unknown> = new Set(['fast', 'quality', 'lite']);
 const HD_PROCESSING = '1080P is processing. It should be ready in 1-2 minutes. Please check back shortly.';
+const UHD_PATH = '/api/v1/veo/get-4k-video';
+const UHD_PROCESSING = '4k is processing. It should be ready in 5-10 minutes. Please check back shortly.';
+const UHD_DONE = 'The video has been generated successfully';
+export const UHD_UNAVAILABLE = 'The 4K version of this video is unavailable. Please try a different video.';
+/** The fields of POST /api/v1/veo/generate (kie-veo-api.md §1); anything else is refused and recorded. */
+const GENERATE_FIELDS: ReadonlySet<string> = new Set([
+  'prompt',
+  'imageUrls',
+  'model',
+  'generationType',
+  'aspect_ratio',
+  'resolution',
+  'seeds',
+  'callBackUrl',
+  'enableTranslation',
+  'watermark',
+  'enableFallback',
+  'duration',
+]);
+const EXTEND_FIELDS: ReadonlySet<string> = new Set(['taskId', 'prompt', 'model', 'seeds', 'watermark', 'callBackUrl']);
+const UHD_FIELDS: ReadonlySet<string> = new Set(['taskId', 'index', 'callBackUrl']);
+const MODELS: ReadonlySet<unknown> = new Set(['veo3', 'veo3_fast', 'veo3_lite']);
+const ASPECTS: ReadonlySet<unknown> = new Set(['16:9', '9:16', 'Auto']);
+/** How many imageUrls each mode takes, and which models kie accepts for it. */
+const MODES: Readonly<Record<string, { min: number; max: number; models?: ReadonlySet<unknown> }>> = {
+  TEXT_2_VIDEO: { min: 0, max: 0 },
+  FIRST_AND_LAST_FRAMES_2_VIDEO: { min: 1, max: 2 },
+  REFERENCE_2_VIDEO: { min: 1, max: 3, models: new Set(['veo3_fast']) },
+};
+
+/** What in a generate body the documented schema does not allow; empty when it is valid. */
+export function generateBodyProblems(body: Record<string, unknown>): string[] {
+  const problems = Object.keys(body)
+    .filter((k) => !GENERATE_FIELDS.has(k))
+    .map((k) => `unknown field ${k}`);
+  if (typeof body.prompt !== 'string' || body.prompt === '') problems.push('prompt is required');
+  if (body.model !== undefined && !MODELS.has(body.model)) problems.push('model is invalid');
+  if (body.aspect_ratio !== undefined && !ASPECTS.has(body.aspect_ratio)) problems.push('Ratio error');
+  const seeds = body.seeds;
+  if (
+    seeds !== undefined &&
+    (typeof seeds !== 'number' || !Number.isInteger(seeds) || seeds < 10_000 || seeds > 99_999)
+  )
+    problems.push('seeds must be 10000-99999');
+  if (body.watermark !== undefined && typeof body.watermark !== 'string') problems.push('watermark must be a string');
+  const images = body.imageUrls;
+  if (images !== undefined && (!Array.isArray(images) || !images.every((u) => typeof u === 'string')))
+    problems.push('imageUrls must be an array of URLs');
+  const count = Array.isArray(images) ? images.length : 0;
+  const type =
+    typeof body.generationType === 'string'
+      ? body.generationType
+      : count > 0
+        ? 'FIRST_AND_LAST_FRAMES_2_VIDEO'
+        : 'TEXT_2_VIDEO';
+  const mode = MODES[type];
+  if (!mode) problems.push(`generationType ${type} is invalid`);
+  else {
+    if (count < mode.min || count > mode.max) problems.push(`${type} takes ${mode.min}-${mode.max} imageUrls`);
+    if (mode.models && !mode.models.has(body.model ?? 'veo3_fast')) problems.push(`${type} supports veo3_fast only`);
+  }
+  return problems;
+}
 
 /** Bytes that start like a real mp4 (an `ftyp` box, then one `mdat` box), filled deterministically. */
 export function fakeMp4(size: number, seed = 1): Buffer {
@@ -105,6 +174,8 @@ export class LoopbackKie {
   uploadBehavior: { httpStatus: number; body?: unknown }[] = [];
   /** What `/api/v1/chat/credit` answers. */
   credits = 1000;
+  /** Bodies that broke kie's documented schema (each was also answered with a 422): tests expect none. */
+  readonly bodyViolations: string[] = [];
   /**
    * While true, GET /files/... sends the headers and half the body, then holds the response open (until
    * close): a download that started and never finishes, for crash tests.
@@ -151,6 +222,38 @@ export class LoopbackKie {
 
   extendRequests(): KieRecordedRequest[] {
     return this.requests.filter((r) => r.method === 'POST' && r.path === EXTEND_PATH);
+  }
+
+  uhdRequests(): KieRecordedRequest[] {
+    return this.requests.filter((r) => r.method === 'POST' && r.path === UHD_PATH);
+  }
+
+  /** One step per get-4k-video call; the last step repeats. */
+  setUhdScript(taskId: string, steps: UhdStep[]): void {
+    this.task(taskId).uhdScript = steps.length > 0 ? [...steps] : ['ready'];
+  }
+
+  /**
+   * The body kie POSTs to a 4K request's callBackUrl (kie-veo-api.md §3b): the page's camelCase example,
+   * or the OpenAPI schema's snake_case form.
+   */
+  uhdCallbackBody(taskId: string, outcome: 'ready' | 'unavailable', shape: 'camel' | 'snake' = 'camel'): unknown {
+    if (outcome === 'unavailable') {
+      return { code: 500, msg: UHD_UNAVAILABLE, data: shape === 'camel' ? { taskId } : { task_id: taskId } };
+    }
+    const video = this.fileUrl(`${taskId}-4k.mp4`);
+    const image = this.fileUrl(`${taskId}-4k.jpg`);
+    return shape === 'camel'
+      ? {
+          code: 200,
+          msg: '4K Video generated successfully.',
+          data: { taskId, info: { resultUrls: [video], imageUrls: [image] } },
+        }
+      : {
+          code: 200,
+          msg: '4K Video generated successfully.',
+          data: { task_id: taskId, result_urls: [video], image_urls: [image], media_ids: [] },
+        };
   }
 
   /** Queued, one consumed per generate call; when the queue is empty generate accepts. */
@@ -289,6 +392,7 @@ export class LoopbackKie {
     else if (route === `POST ${EXTEND_PATH}`) this.extend(r, res);
     else if (route === 'GET /api/v1/veo/record-info') this.recordInfo(r, res);
     else if (route === 'GET /api/v1/veo/get-1080p-video') this.hd(r, res);
+    else if (route === `POST ${UHD_PATH}`) this.uhd(r, res);
     else if (route === 'GET /api/v1/chat/credit') sendJson(res, 200, { code: 200, msg: 'success', data: this.credits });
     else if (route === 'POST /api/file-stream-upload') this.upload(r, res);
     else sendJson(res, 404, { code: 404, msg: 'Not Found', data: null });
@@ -302,8 +406,10 @@ export class LoopbackKie {
       return;
     }
     const body = isRecord(r.json) ? r.json : null;
-    if (!body || typeof body.prompt !== 'string' || body.prompt === '') {
-      sendJson(res, 200, { code: 422, msg: 'prompt is required', data: null });
+    const problems = body ? generateBodyProblems(body) : ['body is not a JSON object'];
+    if (!body || problems.length > 0) {
+      this.bodyViolations.push(...problems.map((p) => `generate: ${p}`));
+      sendJson(res, 200, { code: 422, msg: problems.join('; '), data: null });
       return;
     }
     const taskId = randomBytes(16).toString('hex');
@@ -327,6 +433,12 @@ export class LoopbackKie {
   /** kie-veo-api.md §3c: continues a finished task; its own model enum; polled with record-info. */
   private extend(r: KieRecordedRequest, res: ServerResponse): void {
     const body = isRecord(r.json) ? r.json : null;
+    const unknown = body ? Object.keys(body).filter((k) => !EXTEND_FIELDS.has(k)) : [];
+    if (unknown.length > 0 || (body?.watermark !== undefined && typeof body.watermark !== 'string')) {
+      this.bodyViolations.push(`extend: fields ${unknown.join(', ') || 'watermark'}`);
+      sendJson(res, 200, { code: 422, msg: 'invalid fields', data: null });
+      return;
+    }
     if (!body || typeof body.prompt !== 'string' || body.prompt === '') {
       sendJson(res, 200, { code: 422, msg: 'prompt is required', data: null });
       return;
@@ -424,6 +536,44 @@ export class LoopbackKie {
       const name = `${task.taskId}-1080p.mp4`;
       const resultUrl = this.files.has(name) ? this.fileUrl(name) : this.addVideo(name, this.videoBytes);
       sendJson(res, 200, { code: 200, msg: 'success', data: { resultUrl } });
+    }
+  }
+
+  /** kie-veo-api.md §3b: POST starts the 4K upgrade, and asking again is how its state is read. */
+  private uhd(r: KieRecordedRequest, res: ServerResponse): void {
+    const body = isRecord(r.json) ? r.json : null;
+    const unknown = body ? Object.keys(body).filter((k) => !UHD_FIELDS.has(k)) : [];
+    const badIndex = body?.index !== undefined && !Number.isInteger(body.index);
+    const badCallback = body?.callBackUrl !== undefined && typeof body.callBackUrl !== 'string';
+    if (!body || typeof body.taskId !== 'string' || unknown.length > 0 || badIndex || badCallback) {
+      this.bodyViolations.push(`get-4k-video: ${JSON.stringify(r.json)}`);
+      sendJson(res, 200, { code: 422, msg: 'taskId is required', data: null });
+      return;
+    }
+    const task = this.tasks.get(body.taskId);
+    if (!task) {
+      sendJson(res, 200, { code: 422, msg: 'record is null', data: null });
+      return;
+    }
+    if (task.successFlag !== 1) {
+      sendJson(res, 200, { code: 422, msg: 'record status is not success', data: null });
+      return;
+    }
+    task.uhdCalls = (task.uhdCalls ?? 0) + 1;
+    const script = (task.uhdScript ??= ['processing', 'ready']);
+    const step = (script.length > 1 ? script.shift() : script[0]) ?? 'ready';
+    const { taskId } = task;
+    if (step === 'processing') {
+      if (task.uhdCalls === 1)
+        sendJson(res, 200, { code: 200, msg: 'success', data: { taskId, resultUrls: null, imageUrls: null } });
+      else sendJson(res, 200, { code: 422, msg: UHD_PROCESSING, data: null });
+    } else if (step === 'unavailable') {
+      sendJson(res, 200, { code: 500, msg: UHD_UNAVAILABLE, data: { taskId } });
+    } else {
+      const name = `${taskId}-4k.mp4`;
+      const video = this.files.has(name) ? this.fileUrl(name) : this.addVideo(name, this.videoBytes);
+      const image = this.fileUrl(`${taskId}-4k.jpg`);
+      sendJson(res, 200, { code: 422, msg: UHD_DONE, data: { taskId, resultUrls: [video], imageUrls: [image] } });
     }
   }
 

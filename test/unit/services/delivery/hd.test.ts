@@ -2,7 +2,8 @@ import Keyv from 'keyv';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DownloadError, type DownloadResult } from '../../../../src/lib/download.js';
 import { silentLogger } from '../../../../src/logger.js';
-import { HdService, type HdClick } from '../../../../src/services/delivery/hd.js';
+import { UpgradeService, type HdClick } from '../../../../src/services/delivery/hd.js';
+import { hdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
 import { DEFAULT_UPLOAD_LIMIT, MiB, TOKEN_LIFETIME_MS } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
@@ -21,7 +22,7 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
   let now: number;
   let rest: FakeRest;
   let jobs: JobStore;
-  let hd: HdService;
+  let hd: UpgradeService;
   let kieAnswers: Array<HdResult | Error>;
   let fetches: number[];
   let download: () => Promise<DownloadResult>;
@@ -37,16 +38,17 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
     fetches = [];
     download = async () => ({ kind: 'ok', data: Buffer.alloc(3 * MiB), contentType: 'video/mp4' });
     kieCalls = 0;
-    hd = new HdService({
-      jobs,
-      kie: {
-        get1080p: async () => {
-          kieCalls += 1;
-          const answer = kieAnswers.shift() ?? { state: 'ready', url: HD_URL };
-          if (answer instanceof Error) throw answer;
-          return answer;
-        },
+    const kie = {
+      get1080p: async (): Promise<HdResult> => {
+        kieCalls += 1;
+        const answer = kieAnswers.shift() ?? { state: 'ready', url: HD_URL };
+        if (answer instanceof Error) throw answer;
+        return answer;
       },
+    };
+    hd = new UpgradeService({
+      kind: hdUpgrade(kie, POLL),
+      jobs,
       send: new SendLadder({ rest, clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
         download: async (_, cap) => {
@@ -59,7 +61,6 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
       }),
       clock,
       logger: silentLogger,
-      pollIntervalMs: POLL,
     });
   });
 

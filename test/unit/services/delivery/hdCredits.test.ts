@@ -1,7 +1,8 @@
 import Keyv from 'keyv';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../../src/logger.js';
-import { HdService } from '../../../../src/services/delivery/hd.js';
+import { UpgradeService } from '../../../../src/services/delivery/hd.js';
+import { hdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
 import { MiB } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
@@ -19,7 +20,7 @@ describe('1080P and the bot’s credit budget', () => {
   let now: number;
   let jobs: JobStore;
   let credits: CreditBudget;
-  let hd: HdService;
+  let hd: UpgradeService;
   let kieAnswers: Array<HdResult | Error>;
 
   beforeEach(() => {
@@ -34,15 +35,16 @@ describe('1080P and the bot’s credit budget', () => {
       clock,
     });
     kieAnswers = [];
-    hd = new HdService({
-      jobs,
-      kie: {
-        get1080p: async () => {
-          const answer = kieAnswers.shift() ?? { state: 'ready', url: 'https://files.test/hd.mp4' };
-          if (answer instanceof Error) throw answer;
-          return answer;
-        },
+    const kie = {
+      get1080p: async (): Promise<HdResult> => {
+        const answer = kieAnswers.shift() ?? { state: 'ready', url: 'https://files.test/hd.mp4' };
+        if (answer instanceof Error) throw answer;
+        return answer;
       },
+    };
+    hd = new UpgradeService({
+      kind: hdUpgrade(kie, 1_000, credits),
+      jobs,
       send: new SendLadder({ rest: new FakeRest(), clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
         download: async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' }),
@@ -52,8 +54,6 @@ describe('1080P and the bot’s credit budget', () => {
       }),
       clock,
       logger: silentLogger,
-      pollIntervalMs: 1_000,
-      credits,
     });
   });
 

@@ -112,7 +112,12 @@ describe('DeliveryService over the send ladder', () => {
     expect(outcome).toMatchObject({ kind: 'undeliverable' });
     const edits = rest.of('editOriginal');
     expect(edits).toHaveLength(3);
-    expect(edits[1]?.view.components[0]?.components.some((b) => b.style === ButtonStyle.Link)).toBe(false);
+    // The link has a row of its own (kie's URL): the retry drops that row whole, the bot's buttons stay.
+    expect(edits[0]?.view.components.map((row) => row.components.length)).toEqual([5, 1]);
+    expect(edits[1]?.view.components.map((row) => row.components.length)).toEqual([5]);
+    expect(edits[1]?.view.components.flatMap((row) => row.components).some((b) => b.style === ButtonStyle.Link)).toBe(
+      false,
+    );
     expect(edits[2]?.view.content).toContain(URL);
     expect(edits[2]?.options.files).toEqual([]);
     expect(downloads.bytes).toBe(0);

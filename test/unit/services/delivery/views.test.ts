@@ -41,21 +41,24 @@ describe('renderers', () => {
     expect(renderStatus(job, { position: 4 }).content).toContain('position 4');
   });
 
-  it('GIVEN a finished job THEN the result has 1080P, Rerun, Extend, Details and a link button in one row, and the units left', () => {
+  it('GIVEN a finished job THEN the result has 1080P, 4K, Rerun, Extend, Details in one row, the link in a second, and the units left', () => {
     const job = makeJob({ state: 'delivering', resultUrls: ['https://files.example/v.mp4'] });
     const view = renderResult(job, {
       attached: true,
       limitBytes: 10 * 1024 * 1024,
       unitsLeft: { remaining: 3, limit: 5 },
     });
-    expect(view.components).toHaveLength(1);
+    expect(view.components).toHaveLength(2);
     const buttons = view.components[0]?.components ?? [];
     expect(buttons).toHaveLength(5);
     expect(buttons[0]).toMatchObject({ custom_id: `veo:hd:${job.id}`, label: '1080P' });
-    expect(buttons[1]).toMatchObject({ custom_id: `veo:rerun:${job.id}`, label: 'Rerun' });
-    expect(buttons[2]).toMatchObject({ custom_id: `veo:extend:${job.id}`, label: 'Extend' });
-    expect(buttons[3]).toMatchObject({ custom_id: `veo:details:${job.id}`, label: 'Details' });
-    expect(buttons[4]).toMatchObject({ url: 'https://files.example/v.mp4', style: 5 });
+    expect(buttons[1]).toMatchObject({ custom_id: `veo:4k:${job.id}`, label: '4K' });
+    expect(buttons[2]).toMatchObject({ custom_id: `veo:rerun:${job.id}`, label: 'Rerun' });
+    expect(buttons[3]).toMatchObject({ custom_id: `veo:extend:${job.id}`, label: 'Extend' });
+    expect(buttons[4]).toMatchObject({ custom_id: `veo:details:${job.id}`, label: 'Details' });
+    expect(view.components[1]?.components).toEqual([
+      { type: 2, style: 5, label: 'Open video', url: 'https://files.example/v.mp4' },
+    ]);
     expect(view.embeds[0]?.footer?.text).toBe('3 of 5 units left');
     expect(view.content).not.toContain('https://');
   });

@@ -93,7 +93,7 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
         const listed = await jobs.active();
         for (const job of listed) expect(shardOfGuild(job.guildId, count)).toBe(id);
         seen.push(...listed.map((j) => j.id));
-        const hdListed = await jobs.hdPreparing();
+        const hdListed = await jobs.upgradesPreparing('1080p');
         expect(hdListed.map((j) => j.id)).toEqual(shardOfGuild(hd.guildId, count) === id ? [hd.id] : []);
       }
       expect(seen.sort()).toEqual(stillActive.map((j) => j.id).sort());

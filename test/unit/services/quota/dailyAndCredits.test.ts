@@ -1,6 +1,12 @@
 import Keyv from 'keyv';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { CachedBalance, CreditBudget, hdSpendId, parseHdSpendId } from '../../../../src/services/quota/credits.js';
+import {
+  CachedBalance,
+  CreditBudget,
+  hdSpendId,
+  parseUpgradeSpendId,
+  upgradeSpendId,
+} from '../../../../src/services/quota/credits.js';
 import { UserDailyUnits } from '../../../../src/services/quota/daily.js';
 import type { GuildQuotaSettings, QuotaDefaults } from '../../../../src/services/quota/limits.js';
 import { QuotaService } from '../../../../src/services/quota/service.js';
@@ -113,8 +119,11 @@ describe('USER_DAILY_UNITS and the credit budget beside the unit ledgers', () =>
       retryAt: NEXT_HOUR + 24 * HOUR,
     });
     const hd = hdSpendId('job123', '1300000000000000001');
-    expect(parseHdSpendId(hd)).toEqual({ jobId: 'job123', interactionId: '1300000000000000001' });
-    expect(parseHdSpendId('job123')).toBeNull();
+    expect(parseUpgradeSpendId(hd)).toEqual({ name: '1080p', jobId: 'job123', interactionId: '1300000000000000001' });
+    const uhd = upgradeSpendId('4k', 'job123', '1300000000000000002');
+    expect(uhd).toBe('4k:job123:1300000000000000002');
+    expect(parseUpgradeSpendId(uhd)).toEqual({ name: '4k', jobId: 'job123', interactionId: '1300000000000000002' });
+    expect(parseUpgradeSpendId('job123')).toBeNull();
   });
 });
 
