@@ -43,6 +43,7 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   '*.aspect=9:16': { name: '9:16 竖屏' },
   'veo.animate.image': { name: '图片', description: '要动起来的图片，作为首帧（JPEG、PNG 或 WebP）' },
   'veo.animate.end_image': { name: '结束图片', description: '视频结束时的图片，作为尾帧（JPEG、PNG 或 WebP）' },
+  'veo.settings': { name: '偏好设置', description: '你自己的默认选项（模型、画面比例、仅自己可见），在所有服务器通用' },
 
   // /veo-admin
   'veo-admin': { name: 'veo管理', description: 'Veo Bot 的服务器管理：限额、成员、预算、状态' },
@@ -65,6 +66,14 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   'veo-admin.status': { name: '状态', description: '视频服务是否正在接受视频，以及本服务器的用量' },
   'veo-admin.forget': { name: '删除记录', description: '删除成员在本服务器的任务记录和用量' },
   'veo-admin.forget.user': { name: '成员', description: '要删除其记录的成员' },
+  'veo-admin.filter': { name: '屏蔽词', description: '本服务器在提示词中屏蔽的词语和短语' },
+  'veo-admin.filter.add': { name: '添加', description: '在提示词中屏蔽词语或短语' },
+  'veo-admin.filter.add.words': { name: '词语', description: '要屏蔽的词语或短语，用逗号分隔' },
+  'veo-admin.filter.remove': { name: '移除', description: '取消屏蔽词语或短语' },
+  'veo-admin.filter.remove.words': { name: '词语', description: '要取消屏蔽的词语或短语，用逗号分隔' },
+  'veo-admin.filter.list': { name: '列表', description: '查看屏蔽的词语和短语' },
+  'veo-admin.log-channel': { name: '日志频道', description: '把本服务器生成的每个视频同步到一个频道；不选频道则关闭' },
+  'veo-admin.log-channel.channel': { name: '频道', description: '同步视频的频道；不填则关闭日志' },
 };
 
 const TABLES: Readonly<Record<CommandLocale, Readonly<Record<string, LocalizedText>>>> = { 'zh-CN': zhCN };

@@ -59,7 +59,6 @@ function checkDeclared(option: string, attachment: Attachment, maxBytes: number)
 }
 
 export async function executeAnimate(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> {
-  const shared = readSharedOptions(interaction, deps.config.defaultModel);
   const attachments: Attachment[] = [];
   for (const option of IMAGE_OPTIONS) {
     const attachment = interaction.options.getAttachment(option, option === 'image');
@@ -67,8 +66,9 @@ export async function executeAnimate(interaction: ChatInputCommandInteraction, d
     checkDeclared(option, attachment, deps.config.maxImageBytes);
     attachments.push(attachment);
   }
-  const aspectOption = interaction.options.getString('aspect');
-  const aspectRatio: AspectRatio = aspectOption && ASPECTS.has(aspectOption) ? (aspectOption as AspectRatio) : 'Auto';
+  const shared = await readSharedOptions(interaction, deps);
+  const aspectRatio: AspectRatio =
+    shared.aspect !== null && ASPECTS.has(shared.aspect) ? (shared.aspect as AspectRatio) : 'Auto';
   const job = await acceptJob(interaction, deps, {
     options: {
       prompt: shared.prompt,

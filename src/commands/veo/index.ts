@@ -8,12 +8,13 @@ import { animateSubcommand, executeAnimate } from './animate.js';
 import { executeJobs, jobsSubcommand } from './history.js';
 import { executePrompt, promptSubcommand } from './prompt.js';
 import { executeQuota, quotaSubcommand } from './quota.js';
+import { executeSettings, onSettingsControl, settingsSubcommand } from './settings.js';
 import { onDetailsClick, onExtendClick, onExtendSubmit, onHdClick, onRerunClick } from './buttons.js';
 
 export const veoCommandData = localizeCommand({
   name: 'veo',
   description: 'Make short videos with Google Veo 3.1',
-  options: [promptSubcommand, animateSubcommand, quotaSubcommand, jobsSubcommand],
+  options: [promptSubcommand, animateSubcommand, quotaSubcommand, jobsSubcommand, settingsSubcommand],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
 function createVeoCommand(deps: CommandDeps): CommandModule {
@@ -25,6 +26,7 @@ function createVeoCommand(deps: CommandDeps): CommandModule {
       else if (sub === 'animate') await executeAnimate(interaction, deps);
       else if (sub === 'quota') await executeQuota(interaction, deps);
       else if (sub === 'jobs') await executeJobs(interaction, deps);
+      else if (sub === 'settings') await executeSettings(interaction, deps);
       else throw new UserFacingError('error.generic');
     },
     buttons: {
@@ -34,6 +36,7 @@ function createVeoCommand(deps: CommandDeps): CommandModule {
       [CustomIdPrefix.Details]: (interaction, jobId) => onDetailsClick(interaction, jobId, deps),
     },
     modals: { [CustomIdPrefix.ExtendModal]: (interaction, jobId) => onExtendSubmit(interaction, jobId, deps) },
+    settings: (interaction, control) => onSettingsControl(interaction, control, deps),
   };
 }
 

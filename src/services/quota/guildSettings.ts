@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KeyedLock } from '../../lib/keyedLock.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { byModel, VEO_MODEL_IDS } from '../../lib/models.js';
+import { FILTER_ENTRY_MAX, FILTER_MAX_ENTRIES } from '../../lib/wordFilter.js';
 import type { GuildQuotaSettings } from './limits.js';
 
 const whole = z.number().int().min(1);
@@ -13,7 +14,30 @@ const settingsSchema = z.object({
   maxActiveJobs: whole.exactOptional(),
   blocked: z.array(z.string()).exactOptional(),
   budget: whole.nullable().exactOptional(),
+  // zod counts UTF-16 units; an entry is at most FILTER_ENTRY_MAX code points.
+  filter: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(FILTER_ENTRY_MAX * 2),
+    )
+    .max(FILTER_MAX_ENTRIES)
+    .exactOptional(),
+  logChannel: z.object({ channelId: z.string().regex(/^\d{1,20}$/), locale: z.string() }).exactOptional(),
 });
+
+/** Where `/veo-admin log-channel` mirrors the server's jobs, and in which language (the server's). */
+export interface LogChannel {
+  readonly channelId: string;
+  readonly locale: string;
+}
+
+/** Everything a server admin set: the quota overrides, the prompt filter (DESIGN §1.8) and the log channel. */
+export interface GuildSettings extends GuildQuotaSettings {
+  filter?: readonly string[];
+  logChannel?: LogChannel;
+}
 
 /** What `/veo-admin limits` changes: absent keys stay; `defaults` first drops every limit override. */
 export type LimitsChange = Pick<GuildQuotaSettings, 'limit' | 'windowHours' | 'costs' | 'maxActiveJobs'> & {
@@ -21,12 +45,12 @@ export type LimitsChange = Pick<GuildQuotaSettings, 'limit' | 'windowHours' | 'c
 };
 
 /** A proposed change is stored only when this says yes; it sees the settings as they would be. */
-export type Accept = (next: GuildQuotaSettings) => boolean;
+export type Accept = (next: GuildSettings) => boolean;
 
 /** `ok` false: refused by `accept`, and `settings` are the unchanged ones. */
 export interface ChangeResult {
   ok: boolean;
-  settings: GuildQuotaSettings;
+  settings: GuildSettings;
 }
 
 /**
@@ -44,7 +68,7 @@ export class GuildSettingsStore {
     this.#logger = logger;
   }
 
-  async get(guildId: string): Promise<GuildQuotaSettings> {
+  async get(guildId: string): Promise<GuildSettings> {
     const raw: unknown = await this.#store.get(guildId);
     if (raw === undefined || raw === null) return {};
     const parsed = settingsSchema.safeParse(raw);
@@ -87,12 +111,34 @@ export class GuildSettingsStore {
     return changed;
   }
 
+  /** Stores what `change` makes of the filter list; null from it leaves the settings as they are. */
+  async changeFilter(guildId: string, change: (entries: readonly string[]) => readonly string[] | null): Promise<void> {
+    await this.#update(
+      guildId,
+      (s) => {
+        const entries = change(s.filter ?? []);
+        return entries === null ? s : { ...s, filter: entries };
+      },
+      () => true,
+    );
+  }
+
+  /** null turns the mirror off. */
+  async setLogChannel(guildId: string, channel: LogChannel | null): Promise<void> {
+    await this.#update(
+      guildId,
+      (s) => {
+        const next = { ...s };
+        if (channel === null) delete next.logChannel;
+        else next.logChannel = channel;
+        return next;
+      },
+      () => true,
+    );
+  }
+
   // Admin commands of one server may arrive together; each change is a read-modify-write of one value.
-  #update(
-    guildId: string,
-    change: (s: GuildQuotaSettings) => GuildQuotaSettings,
-    accept: Accept,
-  ): Promise<ChangeResult> {
+  #update(guildId: string, change: (s: GuildSettings) => GuildSettings, accept: Accept): Promise<ChangeResult> {
     return this.#lock.run(guildId, async () => {
       const current = await this.get(guildId);
       const next = compact(change(current));
@@ -104,10 +150,15 @@ export class GuildSettingsStore {
   }
 }
 
-export function applyLimits(s: GuildQuotaSettings, change: LimitsChange): GuildQuotaSettings {
-  const next: GuildQuotaSettings = change.defaults
-    ? { ...(s.blocked ? { blocked: s.blocked } : {}), ...(s.budget ? { budget: s.budget } : {}) }
-    : { ...s };
+/** `defaults` drops the limit overrides only: the block list, budget, filter and log channel stay. */
+export function applyLimits<S extends GuildQuotaSettings>(s: S, change: LimitsChange): S {
+  const next: S = { ...s };
+  if (change.defaults) {
+    delete next.limit;
+    delete next.windowHours;
+    delete next.costs;
+    delete next.maxActiveJobs;
+  }
   if (change.limit !== undefined) next.limit = change.limit;
   if (change.windowHours !== undefined) next.windowHours = change.windowHours;
   if (change.maxActiveJobs !== undefined) next.maxActiveJobs = change.maxActiveJobs;
@@ -121,10 +172,11 @@ export function applyLimits(s: GuildQuotaSettings, change: LimitsChange): GuildQ
 }
 
 /** Empty lists and maps are not kept, so a server with no overrides stores nothing. */
-function compact(s: GuildQuotaSettings): GuildQuotaSettings {
+function compact(s: GuildSettings): GuildSettings {
   const out = { ...s };
   if (out.costs && Object.keys(out.costs).length === 0) delete out.costs;
   if (out.blocked?.length === 0) delete out.blocked;
+  if (out.filter?.length === 0) delete out.filter;
   if (out.budget === null) delete out.budget;
   return out;
 }
