@@ -377,7 +377,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       starting.abort();
       detachEvents();
       // Running steps get a moment to write their state; anything still running is resumed by the next process.
-      const finished = await withDeadline(Promise.allSettled([runner.stop(), hd.stop()]), STOP_WORK_GRACE_MS).then(
+      const work = Promise.allSettled([runner.stop(), hd.stop(), mirror.idle()]);
+      const finished = await withDeadline(work, STOP_WORK_GRACE_MS).then(
         () => true,
         () => false,
       );

@@ -206,6 +206,27 @@ describe('community controls end to end: /veo settings, /veo-admin filter and lo
     expect(await ephemeralText(h, await filter('remove', 'SCATTER, dog'))).toBe(
       '✅ 1 removed from the filter; 4 of 200 entries in use.\n1 not on the list.',
     );
+
+    // 200 entries at most; a list too long for a message comes as a file.
+    const many = Array.from({ length: 196 }, (_, i) => `word${String(i).padStart(3, '0')}`);
+    expect(await ephemeralText(h, await filter('add', many.join(', ')))).toContain('196 added');
+    expect(await ephemeralText(h, await filter('add', 'one more'))).toBe(
+      'The filter holds at most 200 entries; this would make 201. Nothing was changed. Remove some with `/veo-admin filter remove`.',
+    );
+    const list = await filter('list');
+    const listed = await answerOf(list);
+    expect(dataOf(listed).content).toContain(
+      '**Blocked words and phrases here (200 of 200)**\nThe whole list is attached',
+    );
+    const [file] = listed.files;
+    expect(file?.fileName).toBe('filter.txt');
+    expect(file?.bytes.toString('utf8').split('\n').slice(0, 5)).toEqual([
+      'cat',
+      'Crème Brûlée',
+      '猫',
+      '长颈鹿',
+      'word000',
+    ]);
   });
 
   it('log-channel: refused naming the missing permission; each accepted job mirrored as one message edited to its outcome; a private job shows no prompt; no channel = off', async () => {
