@@ -189,10 +189,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const { publicBaseUrl } = config;
   const callbackUrl = publicBaseUrl ? (jobId: string) => `${publicBaseUrl}/kie/callback?job=${jobId}` : undefined;
   const durations = new RecentDurations();
-  const steps = new JobSteps(
-    logger,
-    overrides.stepRetryBaseMs === undefined ? {} : { retryBaseMs: overrides.stepRetryBaseMs },
-  );
+  const retryBaseMs = overrides.stepRetryBaseMs;
+  const steps = new JobSteps(logger, retryBaseMs === undefined ? {} : { retryBaseMs });
   const statusEdits = new StatusEdits({ jobs, limiter, delivery, steps, clock, logger, durations });
   const runner = new JobRunner({
     jobs,
