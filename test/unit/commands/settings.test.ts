@@ -1,3 +1,4 @@
+import { ComponentType } from 'discord.js';
 import { describe, expect, it } from 'vitest';
 import { changeFor, renderSettings } from '../../../src/commands/veo/settings.js';
 
@@ -20,8 +21,8 @@ describe('/veo settings view and choices', () => {
       expect(view.content.length).toBeLessThanOrEqual(2000);
       for (const row of view.components) {
         for (const component of row.components) {
-          expect(component.type === 2 || component.type === 3).toBe(true);
-          if (component.type !== 3) continue;
+          expect([ComponentType.Button, ComponentType.StringSelect]).toContain(component.type);
+          if (component.type !== ComponentType.StringSelect) continue;
           expect(component.options.length).toBeLessThanOrEqual(25);
           expect(component.options.filter((o) => o.default)).toHaveLength(1);
           for (const option of component.options) expect(option.label.length).toBeLessThanOrEqual(100);
@@ -30,7 +31,9 @@ describe('/veo settings view and choices', () => {
     }
     const [model, aspect, privacy] = renderSettings('en-US', { model: 'veo3', private: true }, 'veo3_fast').components;
     const marked = (row: typeof model) =>
-      row?.components.flatMap((c) => (c.type === 3 ? c.options.filter((o) => o.default).map((o) => o.value) : []));
+      row?.components.flatMap((c) =>
+        c.type === ComponentType.StringSelect ? c.options.filter((o) => o.default).map((o) => o.value) : [],
+      );
     expect([marked(model), marked(aspect), marked(privacy)]).toEqual([['veo3'], ['default'], ['private']]);
   });
 });
