@@ -15,9 +15,15 @@ const WORD_CHAR = /^[\p{L}\p{N}\p{M}]$/u;
 const UNSPACED =
   /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]$/u;
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Compatibility-decomposed (full-width letters, ligatures), lowercased, accents dropped, spaces collapsed. */
 export function foldText(text: string): string {
-  return text.normalize('NFKD').toLowerCase().replace(ACCENTED, '$1').replace(/\s+/gu, ' ').trim();
+  // Plain ASCII has nothing to decompose: skipping it makes a 200-entry check several times cheaper.
+  const folded = PRINTABLE_ASCII.test(text)
+    ? text.toLowerCase()
+    : text.normalize('NFKD').toLowerCase().replace(ACCENTED, '$1');
+  return folded.replace(/\s+/gu, ' ').trim();
 }
 
 /** A letter, digit or mark of a script that separates words with spaces. */
