@@ -19,6 +19,8 @@ import { GenerateLimiter } from './services/jobs/limiter.js';
 import { GuildSettingsStore } from './services/quota/guildSettings.js';
 import { UpgradeService, type UpgradeKind } from './services/delivery/hd.js';
 import { hdUpgrade, uhdUpgrade } from './services/delivery/upgradeKinds.js';
+import { JobMirror } from './services/delivery/mirror.js';
+import { MemberDefaultsStore } from './services/members/defaults.js';
 import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
 import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
 import { OpsServer } from './services/runtime/ops.js';
@@ -29,7 +31,7 @@ import { adoptShardLayout } from './services/jobs/layout.js';
 import { JobRunner } from './services/jobs/runner.js';
 import { StatusEdits } from './services/jobs/statusEdits.js';
 import { JobSteps } from './services/jobs/steps.js';
-import { JobStore } from './services/jobs/store.js';
+import { JobStore, type JobObserver } from './services/jobs/store.js';
 import { scopeOf } from './services/jobs/record.js';
 import { KieClient } from './services/kie/client.js';
 import { QuotaService } from './services/quota/service.js';
@@ -70,10 +72,7 @@ export interface Bot {
   readonly kie: KieClient;
   readonly logger: Logger;
   readonly lease: LeaseService;
-  /**
-   * The public listener's port (POST /kie/callback), once started (HTTP_PORT 0 picks one); always null in
-   * a shard, whose manager serves it.
-   */
+  /** The public listener's port (POST /kie/callback; HTTP_PORT 0 picks one); null in a shard (its manager's). */
   readonly httpPort: number | null;
   /** The operator's listener's port (/healthz, /readyz, /metrics); null in a shard, like httpPort. */
   readonly opsPort: number | null;
@@ -133,7 +132,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   });
   const operators = new Operators(config.operatorIds, logger);
   const balance = new CachedBalance(() => kie.credits(), clock, BALANCE_MAX_AGE_MS, logger);
-  const jobs = new JobStore(stores.jobs, clock, (previous, next) => metrics.jobChanged(previous, next), place);
+  const observeJob: JobObserver = (previous, next) => {
+    metrics.jobChanged(previous, next);
+    mirror.observe(previous, next);
+  };
+  const jobs = new JobStore(stores.jobs, clock, observeJob, place);
   // kie's limit is per account: each of N shards gets 1/N of it.
   // The window is widened by 5%: kie counts arrivals, and network jitter can bunch two requests that
   // left a full window apart (the benchmark saw 21 arrivals in 10 s without it).
@@ -163,6 +166,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     maxBytes: { video: config.maxVideoBytes, image: config.maxImageBytes },
   });
   const send = new SendLadder({ rest, clock, logger, guildUploadLimit });
+  const mirror = new JobMirror({ rest, settings: guildSettings, store: stores.guilds, clock, logger });
   const downloads = new KeptDownloads({
     download: (url, cap) => guard.fetch(url, 'video', cap),
     clock,
@@ -183,14 +187,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       return { remaining: status.remaining, limit: status.limit };
     },
   });
-  const callbackUrl = config.publicBaseUrl
-    ? (jobId: string) => `${config.publicBaseUrl ?? ''}/kie/callback?job=${jobId}`
-    : undefined;
+  const { publicBaseUrl } = config;
+  const callbackUrl = publicBaseUrl ? (jobId: string) => `${publicBaseUrl}/kie/callback?job=${jobId}` : undefined;
   const durations = new RecentDurations();
-  const steps = new JobSteps(
-    logger,
-    overrides.stepRetryBaseMs === undefined ? {} : { retryBaseMs: overrides.stepRetryBaseMs },
-  );
+  const retryBaseMs = overrides.stepRetryBaseMs;
+  const steps = new JobSteps(logger, retryBaseMs === undefined ? {} : { retryBaseMs });
   const statusEdits = new StatusEdits({ jobs, limiter, delivery, steps, clock, logger, durations });
   const runner = new JobRunner({
     jobs,
@@ -203,10 +204,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     clock,
     logger,
     durations,
-    options: {
-      pollIntervalMs: config.pollIntervalMs,
-      callbackUrl,
-    },
+    options: { pollIntervalMs: config.pollIntervalMs, callbackUrl },
   });
   const upgrade = (kind: UpgradeKind) => new UpgradeService({ kind, jobs, send, downloads, clock, logger });
   const hd = upgrade(hdUpgrade(kie, config.hdPollIntervalMs, credits));
@@ -241,6 +239,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     uhd,
     images,
     guildSettings,
+    memberDefaults: new MemberDefaultsStore(stores.members, logger),
+    mirror,
     clock,
     logger,
     isGuildCached: (guildId) => client.guilds.cache.has(guildId),
@@ -371,10 +371,8 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       starting.abort();
       detachEvents();
       // Running steps get a moment to write their state; anything still running is resumed by the next process.
-      const finished = await withDeadline(
-        Promise.allSettled([runner.stop(), hd.stop(), uhd.stop()]),
-        STOP_WORK_GRACE_MS,
-      ).then(
+      const work = Promise.allSettled([runner.stop(), hd.stop(), uhd.stop(), mirror.idle()]);
+      const finished = await withDeadline(work, STOP_WORK_GRACE_MS).then(
         () => true,
         () => false,
       );

@@ -3,13 +3,16 @@ import type {
   ChatInputCommandInteraction,
   ModalSubmitInteraction,
   RESTPostAPIChatInputApplicationCommandsJSONBody,
+  StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import type { CustomIdPrefix } from '../lib/customId.js';
+import type { CustomIdPrefix, SettingsControl } from '../lib/customId.js';
 import type { Logger } from '../logger.js';
 import type { GuildSettingsStore } from '../services/quota/guildSettings.js';
 import type { UpgradeService } from '../services/delivery/hd.js';
+import type { JobMirror } from '../services/delivery/mirror.js';
+import type { MemberDefaultsStore } from '../services/members/defaults.js';
 import type { ImagePreparer } from '../services/kie/images.js';
 import type { JobRunner } from '../services/jobs/runner.js';
 import type { JobStore } from '../services/jobs/store.js';
@@ -35,6 +38,10 @@ export interface CommandDeps {
     recordInfo(taskId: string): Promise<TaskInfo>;
   };
   readonly guildSettings: GuildSettingsStore;
+  /** Each member's own defaults (`/veo settings`), across servers. */
+  readonly memberDefaults: MemberDefaultsStore;
+  /** The log channel's mirror: `/veo-admin log-channel` checks a channel with its first post. */
+  readonly mirror: Pick<JobMirror, 'welcome'>;
   readonly hd: UpgradeService;
   readonly uhd: UpgradeService;
   readonly images: ImagePreparer;
@@ -47,6 +54,10 @@ export interface CommandDeps {
 
 export type ButtonHandler = (interaction: ButtonInteraction, jobId: string) => Promise<void>;
 export type ModalHandler = (interaction: ModalSubmitInteraction, jobId: string) => Promise<void>;
+export type SettingsHandler = (
+  interaction: StringSelectMenuInteraction | ButtonInteraction,
+  control: SettingsControl,
+) => Promise<void>;
 
 export interface CommandModule {
   readonly data: RESTPostAPIChatInputApplicationCommandsJSONBody;
@@ -54,6 +65,8 @@ export interface CommandModule {
   readonly buttons: Partial<Record<CustomIdPrefix, ButtonHandler>>;
   /** Modal submits, claimed by the same custom_id prefixes as buttons. */
   readonly modals?: Partial<Record<CustomIdPrefix, ModalHandler>>;
+  /** The `/veo settings` message's select menus and button (their own custom_id codec). */
+  readonly settings?: SettingsHandler;
 }
 
 /** One entry of the command list: its definition (deploy reads it) and how to build its handlers. */

@@ -5,13 +5,15 @@ import {
   type ButtonInteraction,
   type ChatInputCommandInteraction,
   type ModalSubmitInteraction,
+  type StringSelectMenuInteraction,
 } from 'discord.js';
 import { UserFacingError } from '../errors.js';
 import { t } from '../i18n/index.js';
 import type { Logger } from '../logger.js';
 import { isBusyKieError, KieError } from '../services/kie/errors.js';
 
-export type Repliable = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+export type Repliable =
+  ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction | StringSelectMenuInteraction;
 
 /** Discord says the interaction or its message is gone: there is nobody left to answer. */
 const GONE_CODES: ReadonlySet<number> = new Set([
@@ -25,7 +27,7 @@ export async function answerError(interaction: Repliable, error: unknown, logger
   const context = {
     interactionId: interaction.id,
     command: interaction.isChatInputCommand() ? interaction.commandName : undefined,
-    customId: interaction.isButton() || interaction.isModalSubmit() ? interaction.customId : undefined,
+    customId: interaction.isChatInputCommand() ? undefined : interaction.customId,
     guildId: interaction.guildId,
     userId: interaction.user.id,
   };

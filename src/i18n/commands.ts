@@ -54,6 +54,7 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   'veo.reference.image2': { name: '图片2', description: '第二张参考图片（JPEG、PNG 或 WebP）' },
   'veo.reference.image3': { name: '图片3', description: '第三张参考图片（JPEG、PNG 或 WebP）' },
   'veo.reference.aspect': { name: '画面比例', description: '画面比例（默认 16:9）' },
+  'veo.settings': { name: '偏好设置', description: '你自己的默认选项（模型、画面比例、仅自己可见），在所有服务器通用' },
 
   // /veo-admin
   'veo-admin': { name: 'veo管理', description: 'Veo Bot 的服务器管理：限额、成员、预算、状态' },
@@ -78,6 +79,14 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   'veo-admin.forget.user': { name: '成员', description: '要删除其记录的成员' },
   'veo-admin.watermark': { name: '水印', description: '给本服务器制作的每个视频加上文字水印；不填文字即关闭' },
   'veo-admin.watermark.text': { name: '文字', description: '水印文字，最多 30 个字符；不填则关闭水印' },
+  'veo-admin.filter': { name: '屏蔽词', description: '本服务器在提示词中屏蔽的词语和短语' },
+  'veo-admin.filter.add': { name: '添加', description: '在提示词中屏蔽词语或短语' },
+  'veo-admin.filter.add.words': { name: '词语', description: '要屏蔽的词语或短语，用逗号分隔' },
+  'veo-admin.filter.remove': { name: '移除', description: '取消屏蔽词语或短语' },
+  'veo-admin.filter.remove.words': { name: '词语', description: '要取消屏蔽的词语或短语，用逗号分隔' },
+  'veo-admin.filter.list': { name: '列表', description: '查看屏蔽的词语和短语' },
+  'veo-admin.log-channel': { name: '日志频道', description: '把本服务器生成的每个视频同步到一个频道；不选频道则关闭' },
+  'veo-admin.log-channel.channel': { name: '频道', description: '同步视频的频道；不填则关闭日志' },
 };
 
 const TABLES: Readonly<Record<CommandLocale, Readonly<Record<string, LocalizedText>>>> = { 'zh-CN': zhCN };

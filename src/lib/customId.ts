@@ -37,3 +37,20 @@ export function decodeCustomId(customId: string): DecodedCustomId | null {
   if (!KNOWN.has(prefix) || !isJobId(jobId)) return null;
   return { prefix: prefix as CustomIdPrefix, jobId };
 }
+
+/**
+ * The controls of the `/veo settings` message. Their payload names the control, not a job, so they have
+ * a codec of their own and `decodeCustomId` never mistakes one for a job button.
+ */
+export const SETTINGS_PREFIX = 'veo:settings';
+export const SETTINGS_CONTROLS = ['model', 'aspect', 'private', 'forget'] as const;
+export type SettingsControl = (typeof SETTINGS_CONTROLS)[number];
+
+export function encodeSettingsId(control: SettingsControl): string {
+  return `${SETTINGS_PREFIX}:${control}`;
+}
+
+export function decodeSettingsId(customId: string): SettingsControl | null {
+  const control = customId.startsWith(`${SETTINGS_PREFIX}:`) ? customId.slice(SETTINGS_PREFIX.length + 1) : '';
+  return SETTINGS_CONTROLS.find((c) => c === control) ?? null;
+}

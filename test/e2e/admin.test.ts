@@ -47,7 +47,18 @@ describe('/veo-admin end to end (real discord.js client, loopback Discord and ki
       });
       expect(byName.get('veo')).toMatchObject({ contexts: allowDms === 'true' ? [0, 1] : [0] });
       const subcommands = (byName.get('veo-admin')!.options as { name: string }[]).map((o) => o.name);
-      expect(subcommands).toEqual(['limits', 'reset', 'block', 'unblock', 'budget', 'status', 'forget', 'watermark']);
+      expect(subcommands).toEqual([
+        'limits',
+        'reset',
+        'block',
+        'unblock',
+        'budget',
+        'status',
+        'forget',
+        'watermark',
+        'filter',
+        'log-channel',
+      ]);
       expect(JSON.stringify(byName.get('veo'))).toContain('"name":"quota"');
     }
 

@@ -110,6 +110,7 @@ describe('a public bot its operator can afford (real discord.js client, loopback
 
     const failing = await h.job(first.interactionId, (j) => j.taskId !== null);
     h.kie.failTask(failing.taskId!, 500, 'internal error');
+    // `refunded` is written with the failure; the ledgers (credits included) are settled before `noticePending` clears.
     await h.job(first.interactionId, (j) => j.state === 'failed' && j.refunded && j.noticePending !== true);
     const again = await prompt(h, 'a video once the failed one gave its credits back', {
       userId: '900000000000000102',

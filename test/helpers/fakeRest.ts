@@ -32,6 +32,7 @@ export type RestCall =
       readonly view: MessageView;
       readonly options: SendOptions;
     }
+  | { readonly method: 'deleteChannelMessage'; readonly channelId: string; readonly messageId: string }
   | { readonly method: 'recentChannelMessages'; readonly channelId: string }
   | { readonly method: 'openDm'; readonly userId: string };
 
@@ -121,6 +122,10 @@ export class FakeRest implements DiscordRestApi {
   async postChannelMessage(channelId: string, view: MessageView, options: SendOptions = {}): Promise<APIMessage> {
     this.#record({ method: 'postChannelMessage', channelId, view, options });
     return message(newId(), channelId, view, options);
+  }
+
+  async deleteChannelMessage(channelId: string, messageId: string): Promise<void> {
+    this.#record({ method: 'deleteChannelMessage', channelId, messageId });
   }
 
   async recentChannelMessages(channelId: string): Promise<APIMessage[]> {

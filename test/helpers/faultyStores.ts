@@ -93,6 +93,7 @@ export class FaultyStores {
     jobs: this.keyv('jobs', stores.jobs),
     quota: this.keyv('quota', stores.quota),
     guilds: this.keyv('guilds', stores.guilds),
+    members: this.keyv('members', stores.members),
     leases: this.keyv('leases', stores.leases),
     healthy: () => stores.healthy(),
     close: () => stores.close(),

@@ -9,6 +9,7 @@ import {
 import { UserFacingError } from '../../errors.js';
 import { t, type MessageKey } from '../../i18n/index.js';
 import { newJobId } from '../../lib/jobId.js';
+import { matchesFilter } from '../../lib/wordFilter.js';
 import { budget } from '../../lib/deadline.js';
 import { relativeTime } from '../../lib/format.js';
 import { newJobRecord, type JobOptions, type JobRecord } from '../../services/jobs/record.js';
@@ -20,6 +21,22 @@ import type { QuotaScope } from '../../services/quota/ledger.js';
 
 /** Every interaction that can start a job: a command, a Rerun click, an Extend modal. */
 export type JobInteraction = ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction;
+
+type StoreBudget = <T>(work: Promise<T>) => Promise<T>;
+const ackBudgets = new WeakMap<JobInteraction, StoreBudget>();
+
+/**
+ * The one store budget of an interaction until its acknowledgement (STORE_TIMEOUT_MS): the member's
+ * defaults, the reservations and the record all share it, so the member hears back within Discord's 3 s.
+ */
+export function ackBudget(interaction: JobInteraction, deps: Pick<CommandDeps, 'config' | 'clock'>): StoreBudget {
+  let shared = ackBudgets.get(interaction);
+  if (!shared) {
+    shared = budget(deps.config.storeTimeoutMs, () => deps.clock.now());
+    ackBudgets.set(interaction, shared);
+  }
+  return shared;
+}
 
 /** The permissions the bot lacks in this channel, by the names members see in Discord (in their language). */
 export function missingPermissions(appPermissions: PermissionsBitField, inThread: boolean, locale = 'en-US'): string[] {
@@ -115,14 +132,18 @@ function recordOf(interaction: JobInteraction, request: JobRequest, id: string, 
 }
 
 /**
- * The refusals that read the store, in DESIGN §1.4's order: the bot's credit budget, then the member's
- * own (quota.reserve). Each reserves as it passes; a later refusal gives back what an earlier one held.
+ * The refusals that read the store, in DESIGN §1.4's order: the bot's credit budget, the server's prompt
+ * filter, then the member's own (quota.reserve). Each reserves as it passes; a later refusal gives back
+ * what an earlier one held.
  */
-async function reserveJob(scope: QuotaScope, deps: CommandDeps, jobId: string, model: VeoModel): Promise<number> {
+async function reserveJob(scope: QuotaScope, deps: CommandDeps, jobId: string, options: JobOptions): Promise<number> {
+  const { model } = options;
   const credits = await deps.credits.reserve(jobId, { kind: 'video', model }, scope.guildId);
   if (!credits.ok) throw creditRefusal(credits, model);
   try {
-    // The server's prompt filter (DESIGN §1.8) belongs here: after the bot's budget, before the member's own.
+    // Names nothing but the fact (DESIGN §1.8): quoting the entry would teach the way around it.
+    const filter = scope.guildId === null ? undefined : (await deps.guildSettings.get(scope.guildId)).filter;
+    if (filter && matchesFilter(options.prompt, filter)) throw new UserFacingError('refusal.filtered');
     const reservation = await deps.quota.reserve(scope, jobId, model);
     if (!reservation.ok) throw refusalFor(reservation, model);
     return reservation.units;
@@ -159,8 +180,7 @@ export async function acceptJob(
   const jobId = newJobId();
   deps.runner.claim(jobId);
   const scope = { guildId: interaction.guildId, userId: interaction.user.id };
-  // Everything before the defer shares one store budget, so the member hears back within Discord's 3 s.
-  const beforeAck = budget(deps.config.storeTimeoutMs, () => clock.now());
+  const beforeAck = ackBudget(interaction, deps);
   const unanswered = (error: unknown): UserFacingError => {
     // A reservation or record that lands after we gave up is undone in the background.
     deps.runner.abandon(jobId, scope);
@@ -173,7 +193,7 @@ export async function acceptJob(
   let units: number;
   let options: JobOptions;
   try {
-    units = await beforeAck(reserveJob(scope, deps, jobId, request.options.model));
+    units = await beforeAck(reserveJob(scope, deps, jobId, request.options));
     options = await beforeAck(withServerWatermark(request.options, interaction.guildId, deps));
   } catch (error) {
     // A refusal is the member's answer; anything else is the store not answering in time.

@@ -46,10 +46,10 @@ const ASPECTS: ReadonlySet<string> = new Set<AspectRatio>(['Auto', '16:9', '9:16
 const IMAGE_OPTIONS = ['image', 'end_image'] as const;
 
 export async function executeAnimate(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> {
-  const shared = readSharedOptions(interaction, deps.config.defaultModel);
   const attachments = readPictures(interaction, IMAGE_OPTIONS, deps.config.maxImageBytes);
-  const aspectOption = interaction.options.getString('aspect');
-  const aspectRatio: AspectRatio = aspectOption && ASPECTS.has(aspectOption) ? (aspectOption as AspectRatio) : 'Auto';
+  const shared = await readSharedOptions(interaction, deps);
+  const aspectRatio: AspectRatio =
+    shared.aspect !== null && ASPECTS.has(shared.aspect) ? (shared.aspect as AspectRatio) : 'Auto';
   const job = await acceptJob(interaction, deps, {
     options: {
       prompt: shared.prompt,

@@ -10,12 +10,20 @@ import { onUpgradeClick } from './upgrade.js';
 import { executeJobs, jobsSubcommand } from './history.js';
 import { executePrompt, promptSubcommand } from './prompt.js';
 import { executeQuota, quotaSubcommand } from './quota.js';
+import { executeSettings, onSettingsControl, settingsSubcommand } from './settings.js';
 import { onDetailsClick, onExtendClick, onExtendSubmit, onRerunClick } from './buttons.js';
 
 export const veoCommandData = localizeCommand({
   name: 'veo',
   description: 'Make short videos with Google Veo 3.1',
-  options: [promptSubcommand, animateSubcommand, referenceSubcommand, quotaSubcommand, jobsSubcommand],
+  options: [
+    promptSubcommand,
+    animateSubcommand,
+    referenceSubcommand,
+    quotaSubcommand,
+    jobsSubcommand,
+    settingsSubcommand,
+  ],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
 function createVeoCommand(deps: CommandDeps): CommandModule {
@@ -28,6 +36,7 @@ function createVeoCommand(deps: CommandDeps): CommandModule {
       else if (sub === 'reference') await executeReference(interaction, deps);
       else if (sub === 'quota') await executeQuota(interaction, deps);
       else if (sub === 'jobs') await executeJobs(interaction, deps);
+      else if (sub === 'settings') await executeSettings(interaction, deps);
       else throw new UserFacingError('error.generic');
     },
     buttons: {
@@ -38,6 +47,7 @@ function createVeoCommand(deps: CommandDeps): CommandModule {
       [CustomIdPrefix.Details]: (interaction, jobId) => onDetailsClick(interaction, jobId, deps),
     },
     modals: { [CustomIdPrefix.ExtendModal]: (interaction, jobId) => onExtendSubmit(interaction, jobId, deps) },
+    settings: (interaction, control) => onSettingsControl(interaction, control, deps),
   };
 }
 

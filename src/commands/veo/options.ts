@@ -7,6 +7,9 @@ import {
 } from 'discord.js';
 import { UserFacingError } from '../../errors.js';
 import { isVeoModel, VEO_MODELS, type VeoModel } from '../../lib/models.js';
+import type { MemberDefaults } from '../../services/members/defaults.js';
+import type { CommandDeps } from '../types.js';
+import { ackBudget } from './accept.js';
 
 export const PROMPT_MAX = 2000;
 export const SEED_MIN = 10_000;
@@ -51,18 +54,48 @@ export interface SharedValues {
   readonly model: VeoModel;
   readonly seed: number | null;
   readonly private: boolean;
+  /** The `aspect` option as given, else the member's default; null: the subcommand's own default. */
+  readonly aspect: string | null;
 }
 
-/** Reads and checks the shared options; anything wrong is refused before the defer. */
-export function readSharedOptions(interaction: ChatInputCommandInteraction, defaultModel: VeoModel): SharedValues {
+type OptionsDeps = Pick<CommandDeps, 'config' | 'clock' | 'memberDefaults' | 'logger'>;
+
+/** The member's `/veo settings`, read only when an option they cover was left out. */
+async function defaultsFor(interaction: ChatInputCommandInteraction, deps: OptionsDeps): Promise<MemberDefaults> {
+  const { options } = interaction;
+  const given = [options.getString('model'), options.getString('aspect'), options.getBoolean('private')];
+  if (given.every((value) => value !== null)) return {};
+  try {
+    return await ackBudget(interaction, deps)(deps.memberDefaults.get(interaction.user.id));
+  } catch (error) {
+    deps.logger.warn({ interactionId: interaction.id, err: error }, 'member defaults unreadable before the defer');
+    throw new UserFacingError('error.store_unavailable');
+  }
+}
+
+/**
+ * Reads and checks the shared options (anything wrong is refused before the defer), each left-out one
+ * filled from the member's own defaults, then the bot's. Every generating subcommand reads them here.
+ */
+export async function readSharedOptions(
+  interaction: ChatInputCommandInteraction,
+  deps: OptionsDeps,
+): Promise<SharedValues> {
   const prompt = interaction.options.getString('prompt', true).trim();
   if (prompt.length === 0) throw new UserFacingError('refusal.prompt_empty', { max: PROMPT_MAX });
   if (prompt.length > PROMPT_MAX) {
     throw new UserFacingError('refusal.prompt_too_long', { length: prompt.length, max: PROMPT_MAX });
   }
-  const modelOption = interaction.options.getString('model');
-  const model = modelOption && isVeoModel(modelOption) ? modelOption : defaultModel;
   const seed = interaction.options.getInteger('seed');
   if (seed !== null && (seed < SEED_MIN || seed > SEED_MAX)) throw new UserFacingError('refusal.seed_range');
-  return { prompt, model, seed, private: interaction.options.getBoolean('private') ?? false };
+  const defaults = await defaultsFor(interaction, deps);
+  const modelOption = interaction.options.getString('model');
+  const model = modelOption && isVeoModel(modelOption) ? modelOption : (defaults.model ?? deps.config.defaultModel);
+  return {
+    prompt,
+    model,
+    seed,
+    private: interaction.options.getBoolean('private') ?? defaults.private ?? false,
+    aspect: interaction.options.getString('aspect') ?? defaults.aspect ?? null,
+  };
 }

@@ -32,9 +32,9 @@ export const promptSubcommand = {
 const ASPECTS: ReadonlySet<string> = new Set<AspectRatio>(['16:9', '9:16']);
 
 export async function executePrompt(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> {
-  const shared = readSharedOptions(interaction, deps.config.defaultModel);
-  const aspectOption = interaction.options.getString('aspect');
-  const aspectRatio: AspectRatio = aspectOption && ASPECTS.has(aspectOption) ? (aspectOption as AspectRatio) : '16:9';
+  const shared = await readSharedOptions(interaction, deps);
+  const aspectRatio: AspectRatio =
+    shared.aspect !== null && ASPECTS.has(shared.aspect) ? (shared.aspect as AspectRatio) : '16:9';
   const job = await acceptJob(interaction, deps, {
     options: { prompt: shared.prompt, model: shared.model, aspectRatio, seed: shared.seed, imageUrls: [] },
     private: shared.private,

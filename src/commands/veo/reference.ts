@@ -52,10 +52,11 @@ const ASPECTS: ReadonlySet<string> = new Set<AspectRatio>(['16:9', '9:16']);
 
 /** `/veo reference`: each picture checked and re-hosted exactly as `/veo animate`'s, then REFERENCE_2_VIDEO. */
 export async function executeReference(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> {
-  const shared = readSharedOptions(interaction, REFERENCE_MODEL);
   const attachments = readPictures(interaction, IMAGE_OPTIONS, deps.config.maxImageBytes);
-  const aspectOption = interaction.options.getString('aspect');
-  const aspectRatio: AspectRatio = aspectOption && ASPECTS.has(aspectOption) ? (aspectOption as AspectRatio) : '16:9';
+  // The member's default model does not apply: kie makes reference videos with veo3_fast only.
+  const shared = await readSharedOptions(interaction, deps);
+  const aspectRatio: AspectRatio =
+    shared.aspect !== null && ASPECTS.has(shared.aspect) ? (shared.aspect as AspectRatio) : '16:9';
   const job = await acceptJob(interaction, deps, {
     options: {
       prompt: shared.prompt,

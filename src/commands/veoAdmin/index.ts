@@ -8,6 +8,8 @@ import { UserFacingError } from '../../errors.js';
 import { localizeCommand } from '../../i18n/commands.js';
 import type { CommandDeps, CommandEntry, CommandModule } from '../types.js';
 import type { AdminInteraction } from './common.js';
+import { executeFilter, filterGroup } from './filter.js';
+import { executeLogChannel, logChannelSubcommand } from './logChannel.js';
 import {
   blockSubcommand,
   executeBlock,
@@ -42,6 +44,8 @@ const veoAdminCommandData = localizeCommand({
     statusSubcommand,
     forgetSubcommand,
     watermarkSubcommand,
+    filterGroup,
+    logChannelSubcommand,
   ],
 } satisfies RESTPostAPIChatInputApplicationCommandsJSONBody);
 
@@ -63,12 +67,14 @@ function createVeoAdminCommand(deps: CommandDeps): CommandModule {
     status: (i) => executeStatus(i, deps),
     forget: (i) => executeForget(i, deps),
     watermark: (i) => executeWatermark(i, deps),
+    filter: (i) => executeFilter(i, deps),
+    'log-channel': (i) => executeLogChannel(i, deps),
   };
   return {
     data: veoAdminCommandData,
     async execute(interaction) {
       const admin = admitted(interaction);
-      const handler = handlers[admin.options.getSubcommand(true)];
+      const handler = handlers[admin.options.getSubcommandGroup() ?? admin.options.getSubcommand(true)];
       if (!handler) throw new UserFacingError('error.generic');
       await handler(admin);
     },

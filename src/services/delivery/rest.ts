@@ -163,6 +163,10 @@ export class DiscordRest {
     })) as APIMessage;
   }
 
+  async deleteChannelMessage(channelId: string, messageId: string): Promise<void> {
+    await this.rest.delete(Routes.channelMessage(channelId, messageId));
+  }
+
   async recentChannelMessages(channelId: string, limit = 50): Promise<APIMessage[]> {
     return (await this.rest.get(Routes.channelMessages(channelId), {
       query: new URLSearchParams({ limit: String(limit) }),

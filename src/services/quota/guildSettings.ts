@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { KeyedLock } from '../../lib/keyedLock.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { byModel, VEO_MODEL_IDS } from '../../lib/models.js';
+import { FILTER_ENTRY_MAX, FILTER_MAX_ENTRIES } from '../../lib/wordFilter.js';
 import type { GuildQuotaSettings } from './limits.js';
 
 /** Text kie burns into a server's videos (`/veo-admin watermark`, DESIGN §1.8); kie documents no limit of its own. */
@@ -24,14 +25,33 @@ const settingsSchema = z.object({
   maxActiveJobs: whole.exactOptional(),
   blocked: z.array(z.string()).exactOptional(),
   budget: whole.nullable().exactOptional(),
+  // zod counts UTF-16 units; an entry is at most FILTER_ENTRY_MAX code points.
+  filter: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(FILTER_ENTRY_MAX * 2),
+    )
+    .max(FILTER_MAX_ENTRIES)
+    .exactOptional(),
   watermark: z
     .string()
     .refine((text) => watermarkProblem(text) === null)
     .exactOptional(),
+  logChannel: z.object({ channelId: z.string().regex(/^\d{1,20}$/), locale: z.string() }).exactOptional(),
 });
 
-/** Everything stored for one server: its quota overrides and its community controls. */
+/** Where `/veo-admin log-channel` mirrors the server's jobs, and in which language (the server's). */
+export interface LogChannel {
+  readonly channelId: string;
+  readonly locale: string;
+}
+
+/** Everything a server admin set: the quota overrides, the prompt filter (DESIGN §1.8), the log channel, the watermark. */
 export interface GuildSettings extends GuildQuotaSettings {
+  filter?: readonly string[];
+  logChannel?: LogChannel;
   watermark?: string;
 }
 
@@ -121,6 +141,32 @@ export class GuildSettingsStore {
     return changed;
   }
 
+  /** Stores what `change` makes of the filter list; null from it leaves the settings as they are. */
+  async changeFilter(guildId: string, change: (entries: readonly string[]) => readonly string[] | null): Promise<void> {
+    await this.#update(
+      guildId,
+      (s) => {
+        const entries = change(s.filter ?? []);
+        return entries === null ? s : { ...s, filter: entries };
+      },
+      () => true,
+    );
+  }
+
+  /** null turns the mirror off. */
+  async setLogChannel(guildId: string, channel: LogChannel | null): Promise<void> {
+    await this.#update(
+      guildId,
+      (s) => {
+        const next = { ...s };
+        if (channel === null) delete next.logChannel;
+        else next.logChannel = channel;
+        return next;
+      },
+      () => true,
+    );
+  }
+
   // Admin commands of one server may arrive together; each change is a read-modify-write of one value.
   #update(guildId: string, change: (s: GuildSettings) => GuildSettings, accept: Accept): Promise<ChangeResult> {
     return this.#lock.run(guildId, async () => {
@@ -134,6 +180,7 @@ export class GuildSettingsStore {
   }
 }
 
+/** `defaults` drops the limit overrides only: the block list, budget, filter and log channel stay. */
 export function applyLimits<S extends GuildQuotaSettings>(s: S, change: LimitsChange): S {
   const next: S = { ...s };
   if (change.defaults) {
@@ -160,6 +207,7 @@ function compact(s: GuildSettings): GuildSettings {
   const out = { ...s };
   if (out.costs && Object.keys(out.costs).length === 0) delete out.costs;
   if (out.blocked?.length === 0) delete out.blocked;
+  if (out.filter?.length === 0) delete out.filter;
   if (out.budget === null) delete out.budget;
   return out;
 }

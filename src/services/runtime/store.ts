@@ -8,13 +8,14 @@ import { withDeadline } from '../../lib/deadline.js';
 import type { AtomicLeases } from './lease.js';
 import { RedisLeases } from './redisLeases.js';
 
-export const NAMESPACES = ['jobs', 'quota', 'guilds', 'leases'] as const;
+export const NAMESPACES = ['jobs', 'quota', 'guilds', 'members', 'leases'] as const;
 export type Namespace = (typeof NAMESPACES)[number];
 
 export interface Stores {
   readonly jobs: Keyv;
   readonly quota: Keyv;
   readonly guilds: Keyv;
+  readonly members: Keyv;
   readonly leases: Keyv;
   /** Settles once every connection is tuned; nothing should be read or written before it. */
   readonly ready: Promise<void>;
@@ -132,7 +133,13 @@ export function openStores(location: StoreLocation, options: StoreOptions = {}):
     slots.push({ keyv, adapter });
     return bounded(keyv, timeoutMs);
   };
-  const stores = { jobs: open('jobs'), quota: open('quota'), guilds: open('guilds'), leases: open('leases') };
+  const stores = {
+    jobs: open('jobs'),
+    quota: open('quota'),
+    guilds: open('guilds'),
+    members: open('members'),
+    leases: open('leases'),
+  };
   return {
     ...stores,
     ready: settle(slots, reopen),
@@ -177,6 +184,7 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, ti
     jobs: open('jobs').keyv,
     quota: open('quota').keyv,
     guilds: open('guilds').keyv,
+    members: open('members').keyv,
     leases: leases.keyv,
   };
   // Connect every namespace now, so an unreachable Redis fails the start instead of the first command.

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { bodyOf, isCallback, isOriginalEdit, type Harness } from './harness.js';
 import type { InteractionHandle } from './loopbackDiscord.js';
 
-export const OPTION = { string: 3, integer: 4, boolean: 5, user: 6 } as const;
+export const OPTION = { string: 3, integer: 4, boolean: 5, user: 6, channel: 7 } as const;
 const EPHEMERAL = 64;
 
 type Option = { name: string; type: number; value: string | number | boolean };

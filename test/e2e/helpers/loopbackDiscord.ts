@@ -146,6 +146,8 @@ export interface InteractionHandle {
 
 export interface SlashCommandInput {
   name: string;
+  /** A subcommand group (`/veo-admin filter add`): `subcommand` is then the group's subcommand. */
+  group?: string;
   subcommand?: string;
   options?: { name: string; type: number; value: string | number | boolean }[];
   userId?: string;
@@ -171,6 +173,16 @@ export interface ModalSubmitInput {
   channelId?: string;
   memberPermissions?: string;
   attachmentSizeLimit?: number;
+}
+
+/** A string select menu choice (component_type 3) on a message the bot sent. */
+export interface SelectMenuInput {
+  customId: string;
+  messageId: string;
+  values: string[];
+  userId?: string;
+  locale?: string;
+  memberPermissions?: string;
 }
 
 export interface ButtonClickInput {
@@ -490,6 +502,7 @@ export class LoopbackDiscord {
     const attachments = input.attachments ?? [];
     let options: unknown[] = (input.options ?? []).map((o) => ({ name: o.name, type: o.type, value: o.value }));
     if (input.subcommand !== undefined) options = [{ type: 1, name: input.subcommand, options }];
+    if (input.group !== undefined) options = [{ type: 2, name: input.group, options }];
     const registered =
       (ctx.guildId !== null ? this.guildCommands.get(ctx.guildId)?.get(input.name) : undefined) ??
       this.globalCommands.get(input.name);
@@ -501,8 +514,23 @@ export class LoopbackDiscord {
     };
     if (registered && isRecord(registered.data) && typeof registered.data.guild_id === 'string')
       data.guild_id = registered.data.guild_id;
+    const channelOptions = (input.options ?? []).filter((o) => o.type === 7 && typeof o.value === 'string');
+    if (channelOptions.length > 0) {
+      // Discord resolves a channel option with the invoking member's permissions there (not the bot's).
+      data.resolved = {
+        channels: Object.fromEntries(
+          channelOptions.map((o) => {
+            const channel = this.channels.get(String(o.value));
+            if (!channel) throw new Error(`slashCommand: unknown channel ${String(o.value)}`);
+            const permissions = input.memberPermissions ?? DEFAULT_MEMBER_PERMISSIONS;
+            return [channel.id, { id: channel.id, name: channel.name, type: channel.type, permissions }];
+          }),
+        ),
+      };
+    }
     if (attachments.length > 0) {
       data.resolved = {
+        ...(isRecord(data.resolved) ? data.resolved : {}),
         attachments: Object.fromEntries(
           attachments.map((a) => [
             a.id,
@@ -547,6 +575,23 @@ export class LoopbackDiscord {
     }
     const data = { component_type: 2, custom_id: input.customId };
     return this.dispatchInteraction(3, ctx, input, data, message, null);
+  }
+
+  /** A member's choice in a string select menu of a message the bot sent (ephemeral ones included). */
+  selectMenu(input: SelectMenuInput): Promise<InteractionHandle> {
+    const message = this.messages.get(input.messageId);
+    if (!message) throw new Error(`selectMenu: unknown message ${input.messageId}`);
+    const ctx = this.interactionContext(message.guild_id ?? null, message.channel_id, input.userId);
+    const data = { component_type: 3, custom_id: input.customId, values: input.values };
+    return this.dispatchInteraction(3, ctx, input, data, message, null);
+  }
+
+  /** Another text channel in a guild, with the bot's permissions there (default: a well set-up channel). */
+  addTextChannel(guildId: string, name: string, botPermissions: bigint = DEFAULT_BOT_PERMISSIONS): string {
+    this.guildById(guildId);
+    const id = snowflake();
+    this.channels.set(id, { id, type: 0, guildId, name, parentId: null, recipient: null, botPermissions });
+    return id;
   }
 
   /** A MODAL_SUBMIT (type 5) interaction, as sent after a member submits a modal the bot showed. */

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CustomIdPrefix, decodeCustomId, encodeCustomId } from '../../../src/lib/customId.js';
+import {
+  CustomIdPrefix,
+  decodeCustomId,
+  decodeSettingsId,
+  encodeCustomId,
+  encodeSettingsId,
+  SETTINGS_CONTROLS,
+} from '../../../src/lib/customId.js';
 import { newJobId } from '../../../src/lib/jobId.js';
 
 describe('custom_id codec', () => {
@@ -30,5 +37,18 @@ describe('custom_id codec', () => {
     const id = newJobId();
     expect(id).toMatch(/^[0-9a-z]{16}$/);
     expect(`${id}-99`.length).toBeLessThanOrEqual(25);
+  });
+
+  it('GIVEN the settings controls THEN their ids round-trip, and neither codec takes the other’s ids', () => {
+    for (const control of SETTINGS_CONTROLS) {
+      const id = encodeSettingsId(control);
+      expect(id).toBe(`veo:settings:${control}`);
+      expect(decodeSettingsId(id)).toBe(control);
+      // "model" would pass as a job id: the job codec must still refuse it.
+      expect(decodeCustomId(id)).toBeNull();
+    }
+    expect(decodeSettingsId('veo:settings:colour')).toBeNull();
+    expect(decodeSettingsId('veo:settings')).toBeNull();
+    expect(decodeSettingsId(encodeCustomId(CustomIdPrefix.Rerun, newJobId()))).toBeNull();
   });
 });

@@ -65,6 +65,18 @@ describe('GuildSettingsStore', () => {
     expect(await settings.get('g2')).toEqual({});
   });
 
+  it('GIVEN a filter and a log channel WHEN limits go back to defaults THEN both stay; null turns the log off', async () => {
+    await settings.changeFilter('g1', (entries) => [...entries, 'cat']);
+    await settings.setLogChannel('g1', { channelId: '555', locale: 'zh-CN' });
+    await settings.changeLimits('g1', { limit: 8 });
+    await settings.changeLimits('g1', { defaults: true });
+    expect(await settings.get('g1')).toEqual({ filter: ['cat'], logChannel: { channelId: '555', locale: 'zh-CN' } });
+    await settings.changeFilter('g1', () => null);
+    await settings.setLogChannel('g1', null);
+    await settings.changeFilter('g1', () => []);
+    expect(await store.get('g1')).toBeUndefined();
+  });
+
   it('applyLimits is pure', () => {
     const before = { limit: 3, costs: { veo3: 2 } };
     expect(applyLimits(before, { costs: { veo3_lite: 2 } })).toEqual({ limit: 3, costs: { veo3: 2, veo3_lite: 2 } });
