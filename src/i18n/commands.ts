@@ -77,8 +77,11 @@ const zhCN: Readonly<Record<string, LocalizedText>> = {
   'veo-admin.status': { name: '状态', description: '视频服务是否正在接受视频，以及本服务器的用量' },
   'veo-admin.forget': { name: '删除记录', description: '删除成员在本服务器的任务记录和用量' },
   'veo-admin.forget.user': { name: '成员', description: '要删除其记录的成员' },
-  'veo-admin.watermark': { name: '水印', description: '给本服务器制作的每个视频加上文字水印；不填文字即关闭' },
-  'veo-admin.watermark.text': { name: '文字', description: '水印文字，最多 30 个字符；不填则关闭水印' },
+  'veo-admin.watermark': {
+    name: '水印',
+    description: '给本服务器制作的每个视频加上文字水印；不填文字（或填 off）即关闭',
+  },
+  'veo-admin.watermark.text': { name: '文字', description: '水印文字，最多 30 个字符；不填或填 off 则关闭水印' },
   'veo-admin.filter': { name: '屏蔽词', description: '本服务器在提示词中屏蔽的词语和短语' },
   'veo-admin.filter.add': { name: '添加', description: '在提示词中屏蔽词语或短语' },
   'veo-admin.filter.add.words': { name: '词语', description: '要屏蔽的词语或短语，用逗号分隔' },

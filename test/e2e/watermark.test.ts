@@ -58,6 +58,11 @@ describe('/veo-admin watermark (DESIGN §1.8: real client, loopback Discord and 
     const off = await admin(h, 'watermark', [], { locale: 'zh-CN' });
     expect(await ephemeralText(h, off)).toBe(t('zh-CN', 'admin.watermark_off'));
     expect(await generated('no mark any more')).not.toHaveProperty('watermark');
+
+    await ephemeralText(h, await admin(h, 'watermark', [text('Veo Guild')]));
+    const spelledOff = await admin(h, 'watermark', [text('OFF')]);
+    expect(await ephemeralText(h, spelledOff)).toBe(t('en-US', 'admin.watermark_off'));
+    expect(await generated('off means off')).not.toHaveProperty('watermark');
   });
 
   it.each(['en-US', 'zh-CN'])(

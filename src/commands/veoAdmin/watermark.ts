@@ -8,12 +8,12 @@ import { answer, type AdminInteraction } from './common.js';
 export const watermarkSubcommand = {
   type: ApplicationCommandOptionType.Subcommand,
   name: 'watermark',
-  description: 'Put a text watermark on every video made on this server; no text turns it off',
+  description: 'Put a text watermark on every video made on this server; no text (or off) turns it off',
   options: [
     {
       type: ApplicationCommandOptionType.String,
       name: 'text',
-      description: `The watermark, at most ${WATERMARK_MAX} characters; leave it out to turn the watermark off`,
+      description: `The watermark, at most ${WATERMARK_MAX} characters; leave it out or say off to turn it off`,
       max_length: WATERMARK_MAX,
     },
   ],
@@ -22,7 +22,9 @@ export const watermarkSubcommand = {
 /** `/veo-admin watermark [text:]` (DESIGN §1.8): kie's `watermark` on every later job of this server. */
 export async function executeWatermark(interaction: AdminInteraction, deps: CommandDeps): Promise<void> {
   const { guildId, locale } = interaction;
-  const text = interaction.options.getString('text')?.trim() || null;
+  const given = interaction.options.getString('text')?.trim() ?? '';
+  // DESIGN §1.8 spells "off" as a value too; no one wants those three letters burned into their videos.
+  const text = given === '' || given.toLowerCase() === 'off' ? null : given;
   if (text !== null) {
     const problem = watermarkProblem(text);
     if (problem?.reason === 'too_long')
