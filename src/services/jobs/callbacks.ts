@@ -68,8 +68,8 @@ export class KieCallbacks {
   async onCallback(taskId: string, jobParam: string | null, via: 'http' | 'bus' = 'http'): Promise<CallbackOutcome> {
     const outcome = await this.#handle(taskId, jobParam, via);
     this.deps.onOutcome?.(outcome);
-    // Anyone can send callbacks: only one that moved a job of ours is worth an info line.
-    const level = outcome === 'read' ? 'info' : 'debug';
+    // Anyone can send callbacks: only one about a job of ours that moves it (here or elsewhere) is worth an info line.
+    const level = outcome === 'read' || outcome === 'forwarded' || outcome === 'owner_down' ? 'info' : 'debug';
     this.deps.logger[level]({ taskId, jobId: jobParam, outcome }, 'kie callback handled');
     return outcome;
   }

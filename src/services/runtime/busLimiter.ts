@@ -12,9 +12,9 @@ import type { BusClient } from './bus.js';
  *
  * The order is the fair queue's (DESIGN §8) across every process: a waiter's score is its round, and
  * equal rounds go in arrival order (the zero-padded sequence number leads the member). A server's next
- * waiter takes the round after its previous one; a server with nobody waiting joins the round being
- * served, after the waiters already in it. So each round serves one job per server, first come first
- * served inside a server. A waiter whose process stopped renewing `alive:<owner>` is dropped when it
+ * waiter takes the round after the server's last one (`rounds`, pruned once served past); a server
+ * with none in this round joins it, after the waiters already in it. So each round serves one job per
+ * server, first come first served inside a server. A waiter whose process stopped renewing `alive:<owner>` is dropped when it
  * reaches the front instead of holding a slot nobody would use.
  *
  * ARGV: base, owner, limit, windowMs, aliveMs, maxOrder, cancels…, '|', (id, bucket)…
@@ -22,7 +22,7 @@ import type { BusClient } from './bus.js';
 const SYNC = `
 local base, owner = ARGV[1], ARGV[2]
 local limit, windowMs, aliveMs, maxOrder = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local queue, waiters, buckets = base .. 'queue', base .. 'waiters', base .. 'buckets'
+local queue, waiters, rounds = base .. 'queue', base .. 'waiters', base .. 'rounds'
 local roundKey, window = base .. 'round', base .. 'window'
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -31,7 +31,6 @@ local changed = false
 local function leave(id, w)
   redis.call('ZREM', queue, w.m)
   redis.call('HDEL', waiters, id)
-  if redis.call('HINCRBY', buckets, 'n:' .. w.b, -1) <= 0 then redis.call('HDEL', buckets, 'n:' .. w.b, 'r:' .. w.b) end
 end
 local i = 7
 while ARGV[i] ~= '|' do
@@ -47,14 +46,12 @@ while ARGV[i] do
   local id, bucket = ARGV[i], ARGV[i + 1]
   if redis.call('HEXISTS', waiters, id) == 0 then
     local round = tonumber(redis.call('GET', roundKey) or '0')
-    if tonumber(redis.call('HGET', buckets, 'n:' .. bucket) or '0') > 0 then
-      round = math.max(round, tonumber(redis.call('HGET', buckets, 'r:' .. bucket)) + 1)
-    end
+    local last = redis.call('ZSCORE', rounds, bucket)
+    if last then round = math.max(round, tonumber(last) + 1) end
     local member = string.format('%016d', redis.call('INCR', base .. 'seq')) .. ':' .. id
     redis.call('ZADD', queue, round, member)
-    redis.call('HSET', waiters, id, cjson.encode({ m = member, o = owner, b = bucket }))
-    redis.call('HINCRBY', buckets, 'n:' .. bucket, 1)
-    redis.call('HSET', buckets, 'r:' .. bucket, round)
+    redis.call('ZADD', rounds, round, bucket)
+    redis.call('HSET', waiters, id, cjson.encode({ m = member, o = owner }))
     changed = true
   end
   i = i + 2
@@ -70,6 +67,7 @@ while redis.call('ZCARD', window) < limit do
     leave(id, w)
     if redis.call('EXISTS', base .. 'alive:' .. w.o) == 1 then
       redis.call('SET', roundKey, head[2])
+      redis.call('ZREMRANGEBYSCORE', rounds, '-inf', '(' .. head[2])
       redis.call('ZADD', window, now, head[1])
       redis.call('PEXPIRE', window, windowMs)
       redis.call('RPUSH', base .. 'granted:' .. w.o, id)

@@ -374,7 +374,7 @@ export class LoopbackDiscord {
   private readonly wss: WebSocketServer;
   private readonly gatewayUrl: string;
   private shardCount: number;
-  private readonly maxConcurrency: number;
+  private maxConcurrency: number;
   private readonly guildProfile: { channels: number; roles: number } | undefined;
   private readonly now: () => number;
   private readonly ackDeadlineMs: number | false;
@@ -486,8 +486,9 @@ export class LoopbackDiscord {
    * What GET /gateway/bot recommends from now on, and the only count IDENTIFY accepts (4010 otherwise):
    * the loopback's side of a reshard.
    */
-  recommendShards(count: number): void {
+  recommendShards(count: number, maxConcurrency = this.maxConcurrency): void {
     this.shardCount = Math.max(1, count);
+    this.maxConcurrency = Math.max(1, maxConcurrency);
   }
 
   /** The first guild. */
