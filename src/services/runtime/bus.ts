@@ -86,10 +86,11 @@ export class RedisBus {
   }
 
   async close(): Promise<void> {
-    const clients = [this.#subscriber, this.#commands];
+    const clients = [this.#subscriber, this.#commands].filter((c): c is BusClient => c !== null);
     this.#subscriber = null;
     this.#commands = null;
-    await Promise.all(clients.map((c) => c?.close().catch(() => undefined)));
+    this.#opening = null;
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
 
   /** The generate limiter of one kie account (its key), shared by every process on this Redis. */

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { Routes, type REST } from 'discord.js';
 import { z } from 'zod';
 import type Keyv from 'keyv';
@@ -61,8 +62,7 @@ export class ShardLeases {
 
   /** More leases on the same store that tell nobody when lost (held for a moment: re-filing, reshard). */
   others(): ShardLeases {
-    const { onLost: _, ...deps } = this.deps;
-    return new ShardLeases(deps);
+    return new ShardLeases({ ...this.deps, onLost: () => undefined });
   }
 
   #leaseOf(shard: number): LeaseService {
@@ -86,7 +86,11 @@ export class ShardLeases {
     if (!first) return;
     await first.acquire(signal);
     if (this.deps.atomic) for (const lease of rest) await lease.acquire(signal);
-    else await Promise.all(rest.map((lease) => lease.acquire(signal)));
+    else {
+      // Each waiting lease listens on the signal: dozens of shards are not a leak.
+      if (signal) setMaxListeners(rest.length + 10, signal);
+      await Promise.all(rest.map((lease) => lease.acquire(signal)));
+    }
   }
 
   /** One attempt at each, in id order, for `npm run reshard`: the first live holder found, or null when all are ours. */

@@ -104,15 +104,15 @@ describe('SharedGenerateLimiter (real redis-server)', () => {
     const order: string[] = [];
     const ask = (p: { limiter: SharedGenerateLimiter }, id: string, bucket: string) =>
       p.limiter.acquire(id, undefined, bucket).then(() => order.push(id));
-    const all = [0, 1, 2, 3, 4, 5].map((i) => ask(a!, `a${i}`, 'guild:a'));
-    await until(() => a!.limiter.waiting === 5 && a!.limiter.position('a5') === 5, 'A queued');
-    all.push(ask(b!, 'b0', 'guild:b'), ask(b!, 'b1', 'guild:b'));
-    await until(() => b!.limiter.position('b1') !== null, 'B queued');
-    all.push(ask(c!, 'c0', 'dm:u'));
-    await until(() => c!.limiter.position('c0') !== null && a!.limiter.position('a1') === 3, 'the DM queued');
+    const all = [0, 1, 2, 3, 4, 5].map((i) => ask(a, `a${i}`, 'guild:a'));
+    await until(() => a.limiter.waiting === 5 && a.limiter.position('a5') === 5, 'A queued');
+    all.push(ask(b, 'b0', 'guild:b'), ask(b, 'b1', 'guild:b'));
+    await until(() => b.limiter.position('b1') !== null, 'B queued');
+    all.push(ask(c, 'c0', 'dm:u'));
+    await until(() => c.limiter.position('c0') !== null && a.limiter.position('a1') === 3, 'the DM queued');
     // a0 had round 0's turn; B and the DM join round 0 behind nobody; round 1 is a1 then b1.
-    expect([b!.limiter.position('b0'), c!.limiter.position('c0'), a!.limiter.position('a1')]).toEqual([1, 2, 3]);
-    expect(b!.limiter.position('b1')).toBe(4);
+    expect([b.limiter.position('b0'), c.limiter.position('c0'), a.limiter.position('a1')]).toEqual([1, 2, 3]);
+    expect(b.limiter.position('b1')).toBe(4);
     await Promise.all(all);
     expect(order).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'a2', 'a3', 'a4', 'a5']);
   });
@@ -120,22 +120,22 @@ describe('SharedGenerateLimiter (real redis-server)', () => {
   it('GIVEN a full window WHEN a waiter is cancelled or its process stops THEN it leaves the global order, is rejected, and the others move up', async () => {
     const rate = { limit: 1, windowMs: 60_000 };
     const [a, b] = await Promise.all([processOf(rate), processOf(rate)]);
-    await a!.limiter.acquire('first', undefined, 'guild:1');
+    await a.limiter.acquire('first', undefined, 'guild:1');
     // Server 1 had this round's turn: x waits for the next round, behind servers 2 and 3.
-    const x = a!.limiter.acquire('x', undefined, 'guild:1').catch((error: unknown) => error);
-    const y = b!.limiter.acquire('y', undefined, 'guild:2').catch((error: unknown) => error);
-    const z = b!.limiter.acquire('z', undefined, 'guild:3').catch((error: unknown) => error);
-    await until(() => a!.limiter.position('x') === 3 && b!.limiter.position('z') === 2, 'three waiting');
-    expect(b!.limiter.position('y')).toBe(1);
-    b!.limiter.cancel('y');
+    const x = a.limiter.acquire('x', undefined, 'guild:1').catch((error: unknown) => error);
+    const y = b.limiter.acquire('y', undefined, 'guild:2').catch((error: unknown) => error);
+    const z = b.limiter.acquire('z', undefined, 'guild:3').catch((error: unknown) => error);
+    await until(() => a.limiter.position('x') === 3 && b.limiter.position('z') === 2, 'three waiting');
+    expect(b.limiter.position('y')).toBe(1);
+    b.limiter.cancel('y');
     expect(await y).toBeInstanceOf(LimiterCancelledError);
-    await until(() => b!.limiter.position('z') === 1 && a!.limiter.position('x') === 2, 'y gone from the order');
-    await b!.limiter.stop();
+    await until(() => b.limiter.position('z') === 1 && a.limiter.position('x') === 2, 'y gone from the order');
+    await b.limiter.stop();
     expect(await z).toBeInstanceOf(LimiterCancelledError);
-    await until(() => a!.limiter.position('x') === 1, 'z gone with its process');
-    a!.limiter.cancel('x');
+    await until(() => a.limiter.position('x') === 1, 'z gone with its process');
+    a.limiter.cancel('x');
     expect(await x).toBeInstanceOf(LimiterCancelledError);
-    expect(a!.limiter.waiting).toBe(0);
+    expect(a.limiter.waiting).toBe(0);
   });
 
   it('GIVEN a process that died with a job at the front THEN the others get the slot once its renewals stop, and the dead job is never granted', async () => {
