@@ -13,7 +13,7 @@ const STRING = 3;
  * Two "hosts" (DESIGN §8): the compiled bot twice, as child processes, `SHARD_COUNT=4` with
  * `SHARD_IDS=0-1` and `2-3`, on one real Redis, against a loopback Discord that recommends 4 shards,
  * allows 2 IDENTIFYs at once (max_concurrency 2) and has three servers on each shard. With callbacks on,
- * polling is an hour, so only a callback (or a resume's first read) moves a job.
+ * polling is every 10 minutes (KIE_POLL_INTERVAL_MS), so only a callback (or a resume's first read) moves a job.
  */
 describe('two processes of four shards on one Redis (SHARD_IDS=0-1 and 2-3)', () => {
   let rig: CrashRig;
