@@ -286,7 +286,8 @@ export class SharedGenerateLimiter implements LimiterPort {
       this.#waiters.delete(id);
       waiter.detach();
       waiter.resolve();
-      moved = true;
+      // Like the in-process limiter: a job granted before it was ever shown a place changes no status.
+      if (this.#positions.has(id)) moved = true;
     }
     const positions = new Map<string, number>();
     order.forEach((member, index) => {
