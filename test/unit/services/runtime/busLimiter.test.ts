@@ -97,6 +97,21 @@ describe('SharedGenerateLimiter (real redis-server)', () => {
     expect(granted).toHaveLength(10);
   });
 
+  it('GIVEN a free window THEN a job is granted without a queue change (no status edit), and one that waited for its place tells the listeners when it goes', async () => {
+    const { limiter } = await processOf({ limit: 1, windowMs: 300 });
+    let changes = 0;
+    limiter.onQueueChange(() => changes++);
+    await limiter.acquire('first', undefined, 'guild:a');
+    expect(changes).toBe(0);
+    const second = limiter.acquire('second', undefined, 'guild:a');
+    await until(() => limiter.position('second') === 1, 'the second queued');
+    const shown = changes;
+    expect(shown).toBeGreaterThan(0);
+    await second;
+    expect(limiter.position('second')).toBeNull();
+    expect(changes).toBeGreaterThan(shown);
+  });
+
   it('GIVEN server A queued 5 at one process WHEN server B (another process) and a DM (a third) ask THEN each round serves one job per server, FIFO within each, and the positions say so', async () => {
     // Everything below queues well inside the first window, so the order is settled before a slot frees.
     const rate = { limit: 1, windowMs: 400 };
