@@ -10,6 +10,7 @@ import type { LoopbackKie } from '../test/e2e/helpers/loopbackKie.js';
 import { startLoopbacks } from '../test/e2e/helpers/loopbacks.js';
 import { BotProcess, type ProbeStats } from './botProcess.js';
 import { BEFORE_COMMIT, measureFairQueue, measureReserve } from './publicBot.js';
+import { measureShardMemory, measureSharedLimiter, medianOf, TODAY, TODAY_COMMIT } from './hosts.js';
 
 const MiB = 1024 * 1024;
 const STRING = 3;
@@ -443,6 +444,28 @@ async function main(): Promise<void> {
       const rows = typeof figures === 'string' ? { note: figures } : figures;
       console.log(table(when === 'before' ? `${title} (${BEFORE_COMMIT}, one entry per job)` : title, rows));
     }
+  }
+
+  // BENCH_RUNS=1 for a quick look; the figures are medians of 5 runs otherwise.
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  if (wanted('shards')) {
+    const shards = await medianOf(runs, measureShardMemory);
+    results.shardMemory = { after: shards, today: TODAY.shardMemory };
+    console.log(
+      table('8. One process, 16 shards, 2,000 servers of 20 channels and 12 roles (goal RSS <= 140 MB)', shards),
+    );
+    console.log(table(`   today (${TODAY_COMMIT}: a ShardingManager process per shard, summed)`, TODAY.shardMemory));
+  }
+
+  if (wanted('hosts')) {
+    const one = await medianOf(runs, () => measureSharedLimiter(false));
+    const spread = await medianOf(runs, () => measureSharedLimiter(true));
+    results.sharedLimiter = { oneProcess: one, spread, today: { oneProcess: TODAY.oneProcess, spread: TODAY.spread } };
+    const goal = '(goal: <= 20 in any 10 s, >= 19 per 10 s sustained)';
+    console.log(table(`9. 4 processes on one Redis, 150 prompts into one of them ${goal}`, one));
+    console.log(table(`   today (${TODAY_COMMIT}: each shard 1/4 of the account)`, TODAY.oneProcess));
+    console.log(table('9b. the same, prompts spread over all four', spread));
+    console.log(table(`   today (${TODAY_COMMIT})`, TODAY.spread));
   }
 
   results.durationS = round((Date.now() - started) / 1000);

@@ -6,7 +6,6 @@ import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { registerEvents } from './events/index.js';
 import { createReadyEvent } from './events/ready.js';
 import { systemClock, type Clock } from './lib/clock.js';
-import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeptDownloads } from './services/delivery/keptDownloads.js';
 import { KEPT_DOWNLOAD_IDLE_MS, KEPT_DOWNLOADS_BYTES, uploadLimitForTier } from './services/delivery/limits.js';
@@ -23,11 +22,12 @@ import { JobMirror } from './services/delivery/mirror.js';
 import { MemberDefaultsStore } from './services/members/defaults.js';
 import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
 import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
+import { shardOfGuild } from './lib/shard.js';
 import { OpsServer } from './services/runtime/ops.js';
-import { LeaseService } from './services/runtime/lease.js';
+import { RedisBus } from './services/runtime/bus.js';
+import { recommendedShardCount, settleShardLayout, ShardLeases, ShardPlan } from './services/runtime/shards.js';
 import { BotMetrics } from './services/runtime/metrics.js';
 import { ImagePreparer } from './services/kie/images.js';
-import { adoptShardLayout } from './services/jobs/layout.js';
 import { JobRunner } from './services/jobs/runner.js';
 import { StatusEdits } from './services/jobs/statusEdits.js';
 import { JobSteps } from './services/jobs/steps.js';
@@ -39,7 +39,6 @@ import { CachedBalance, CreditBudget } from './services/quota/credits.js';
 import { UserDailyUnits } from './services/quota/daily.js';
 import { sharedLedgerOn } from './services/quota/sharedRedis.js';
 import { Operators } from './commands/veoAdmin/operators.js';
-import { answerManager, processPort, type IpcPort } from './services/runtime/shardLink.js';
 import { openStores, type Stores } from './services/runtime/store.js';
 import { withDeadline } from './lib/deadline.js';
 
@@ -50,8 +49,6 @@ export interface BotOverrides {
   readonly onLeaseLost?: () => void;
   /** Node process metrics on /metrics (default true). */
   readonly processMetrics?: boolean;
-  /** A shard's IPC channel to the sharding manager (default: this process's, when config.shard is set). */
-  readonly managerPort?: IpcPort;
   /** Wraps the opened stores (tests inject store faults here; production code stays as it is). */
   readonly wrapStores?: (stores: Stores) => Stores;
   /** The first retry delay of a job step that threw (default 1 s, DESIGN §4); tests shorten it. */
@@ -71,12 +68,15 @@ export interface Bot {
   readonly quota: QuotaService;
   readonly kie: KieClient;
   readonly logger: Logger;
-  readonly lease: LeaseService;
-  /** The public listener's port (POST /kie/callback; HTTP_PORT 0 picks one); null in a shard (its manager's). */
+  /** The leases of this process's shards (DESIGN §8). */
+  readonly leases: ShardLeases;
+  /** Which shards this process runs (resolved by start when SHARD_COUNT is auto). */
+  readonly shards: ShardPlan;
+  /** The public listener's port (POST /kie/callback), once started (HTTP_PORT 0 picks one). */
   readonly httpPort: number | null;
-  /** The operator's listener's port (/healthz, /readyz, /metrics); null in a shard, like httpPort. */
+  /** The operator's listener's port (/healthz, /readyz, /metrics), once started. */
   readonly opsPort: number | null;
-  /** Takes the store lease (waiting while another process holds it), then logs in. */
+  /** Takes its shards' leases (waiting while another process holds one), then logs in. */
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -85,17 +85,25 @@ export interface Bot {
 export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const clock = overrides.clock ?? systemClock;
   const startedAt = clock.now();
-  // A shard handles the guilds with (guild_id >> 22) % count === id, and the DMs when it is shard 0 (DESIGN §8).
-  const place = config.shard ?? SINGLE_SHARD;
-  const baseLogger = overrides.logger ?? createLogger(config.logLevel, secretsOf(config));
-  const logger = config.shard ? baseLogger.child({ shard: place.id }) : baseLogger;
+  // This process owns the guilds of its shards ((guild_id >> 22) % count) and, with shard 0, the DMs (DESIGN §8).
+  const shards = new ShardPlan({ count: config.shardCount, ids: config.shardIds });
+  const logger = overrides.logger ?? createLogger(config.logLevel, secretsOf(config));
   const opened = openStores(config.store, { timeoutMs: config.storeTimeoutMs });
   const stores = overrides.wrapStores ? overrides.wrapStores(opened) : opened;
+  // Shared by every process on one Redis, and only these: the generate limiter, callbacks, IDENTIFY.
+  const bus =
+    stores.connectBus &&
+    new RedisBus({
+      connect: stores.connectBus,
+      prefix: config.store.kind === 'redis' ? config.store.prefix : '',
+      timeoutMs: config.storeTimeoutMs,
+      logger: logger.child({ component: 'bus' }),
+    });
   // The one outbound pool (DESIGN §2): the kie client and every media fetch share it, and stop closes it.
   const agent = new Agent();
   const metrics = new BotMetrics({
     gatewayReady: () => gatewayReady(),
-    leaseHeld: () => lease.held,
+    leaseHeld: () => leases.held,
     processMetrics: overrides.processMetrics ?? true,
   });
 
@@ -136,24 +144,29 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     metrics.jobChanged(previous, next);
     mirror.observe(previous, next);
   };
-  const jobs = new JobStore(stores.jobs, clock, observeJob, place);
-  // kie's limit is per account: each of N shards gets 1/N of it.
-  // The window is widened by 5%: kie counts arrivals, and network jitter can bunch two requests that
-  // left a full window apart (the benchmark saw 21 arrivals in 10 s without it).
-  const generateRate = {
-    limit: Math.max(1, Math.floor(config.generateRate.limit / place.count)),
-    windowMs: Math.ceil(config.generateRate.windowMs * 1.05),
-  };
-  const limiter = new GenerateLimiter({ ...generateRate, clock, logger });
+  const jobs = new JobStore(stores.jobs, clock, observeJob, () => shards.set);
+  // kie's limit is per account, whichever process asks (one window on Redis). The window is widened by
+  // 5%: kie counts arrivals, and network jitter can bunch two requests that left a full window apart
+  // (the benchmark saw 21 arrivals in 10 s without it).
+  const generateRate = { limit: config.generateRate.limit, windowMs: Math.ceil(config.generateRate.windowMs * 1.05) };
+  const sharedLimiter = bus?.generateLimiter(generateRate, config.kieApiKey);
+  const limiter = sharedLimiter ?? new GenerateLimiter({ ...generateRate, clock, logger });
 
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
-    // Explicit, so discord.js does not take them from SHARDS / SHARD_COUNT itself (config.ts reads the environment).
-    shards: [place.id],
-    shardCount: place.count,
+    // Replaced by the resolved set at start; explicit so discord.js never reads SHARDS / SHARD_COUNT itself.
+    shards: [0],
+    shardCount: 1,
     waitGuildTimeout: 2_000,
     rest: { api: config.discordApiBaseUrl, timeout: 120_000, rejectOnRateLimit: isUnpacedRateLimit },
     allowedMentions: { parse: [] },
+    // In one process discord.js's own throttle honours max_concurrency; across processes the lock is on Redis.
+    ...(bus && {
+      ws: {
+        buildIdentifyThrottler: async (manager) =>
+          bus.identifyThrottler((await manager.fetchGatewayInformation()).session_start_limit.max_concurrency),
+      },
+    }),
   });
   const gatewayReady = () =>
     client.isReady() && client.ws.shards.size > 0 && client.ws.shards.every((shard) => shard.status === Status.Ready);
@@ -218,6 +231,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     callbackUrl,
     onOutcome: (outcome) => metrics.callback(outcome),
     uhd,
+    route: {
+      // A standby (waiting for a lease) leaves the job to the holder; polling covers it anyway.
+      here: (guildId) => leases.held && !stopped && shards.owns(guildId),
+      forward: bus && ((guildId, hint) => bus.forwardCallback(shardOfGuild(guildId, shards.set.count), hint)),
+    },
   });
   const images = new ImagePreparer({
     upload: (request) => kie.uploadFile(request),
@@ -247,12 +265,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     mayLinkMedia: (url) => guard.mayLink(url),
   });
   // Single writer (DESIGN §8): taken before login, so a waiting process neither takes interactions nor resumes jobs.
-  const lease = new LeaseService({
+  const leases = new ShardLeases({
     store: stores.leases,
     atomic: stores.atomicLeases,
     clock,
     logger,
-    shard: place.id,
     ttlMs: config.leaseTtlMs,
     onLost: () => (overrides.onLeaseLost ?? (() => void bot.stop()))(),
   });
@@ -260,74 +277,43 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     createInteractionCreateEvent(commands, logger),
     createReadyEvent({
       logger,
-      lease,
+      lease: leases,
       jobs,
       quota,
       credits,
       runner,
       upgrades: [hd, uhd],
-      // Other shards' ledgers are theirs to settle (and may be in use right now).
-      ownsGuild: (guildId) => ownsGuild(place, guildId),
+      // Other processes' ledgers are theirs to settle (and may be in use right now).
+      ownsGuild: (guildId) => shards.owns(guildId),
       startedAt,
     }),
   ]);
 
-  // Answers within STORE_TIMEOUT_MS, so /healthz says 503 instead of hanging while the store does.
-  const storeUp = () => stores.healthy();
-  const onCallback = async ({ taskId, jobId }: CallbackHint): Promise<string> => {
-    // A standby process answers 200 but leaves the job to the lease holder (polling covers it anyway).
-    if (!lease.held || stopped) {
-      metrics.callback('standby');
-      return 'standby';
-    }
-    return callbacks.onCallback(taskId, jobId);
-  };
-  // One process serves HTTP itself; a shard leaves it to its manager, which asks over IPC (DESIGN §7).
-  const http =
-    config.shard === null
-      ? new CallbackServer({
-          port: config.httpPort,
-          host: config.httpHost,
-          clock,
-          logger: logger.child({ component: 'http' }),
-          hmacKey: config.kieWebhookHmacKey,
-          onCallback,
-          count: (outcome) => metrics.publicRequest(outcome),
-        })
-      : null;
-  const ops =
-    config.shard === null
-      ? new OpsServer({
-          port: config.opsHttpPort,
-          host: config.opsHttpHost,
-          logger: logger.child({ component: 'ops' }),
-          healthy: storeUp,
-          ready: gatewayReady,
-          metrics: () => metrics.scrape(),
-        })
-      : null;
+  // Every process serves both listeners: kie may call back any of them (DESIGN §7, §8).
+  const http = new CallbackServer({
+    port: config.httpPort,
+    host: config.httpHost,
+    clock,
+    logger: logger.child({ component: 'http' }),
+    hmacKey: config.kieWebhookHmacKey,
+    onCallback: ({ taskId, jobId }: CallbackHint) => callbacks.onCallback(taskId, jobId),
+    count: (outcome) => metrics.publicRequest(outcome),
+  });
+  const ops = new OpsServer({
+    port: config.opsHttpPort,
+    host: config.opsHttpHost,
+    logger: logger.child({ component: 'ops' }),
+    // Answers within STORE_TIMEOUT_MS, so /healthz says 503 instead of hanging while the store does.
+    healthy: () => stores.healthy(),
+    ready: gatewayReady,
+    metrics: () => metrics.scrape(),
+  });
   if (config.publicBaseUrl !== undefined && config.kieWebhookHmacKey === undefined) {
     logger.warn(
       {},
       'ALLOW_UNSIGNED_CALLBACKS: kie callbacks are not signed; anyone can send them (each only causes a read)',
     );
   }
-  const stopAnswering =
-    config.shard === null
-      ? () => undefined
-      : answerManager(
-          overrides.managerPort ?? processPort(),
-          {
-            callback: onCallback,
-            probe: async () => ({
-              store: await storeUp().catch(() => false),
-              ready: gatewayReady(),
-              lease: lease.held,
-            }),
-            metrics: () => metrics.json(),
-          },
-          logger,
-        );
 
   const starting = new AbortController();
   let stopped = false;
@@ -338,30 +324,39 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     quota,
     kie,
     logger,
-    lease,
+    leases,
+    shards,
     get httpPort() {
-      return http?.port ?? null;
+      return http.port;
     },
     get opsPort() {
-      return ops?.port ?? null;
+      return ops.port;
     },
     async start() {
       await stores.ready;
-      await http?.listen();
-      await ops?.listen();
+      // Before anything asks Discord: `auto` is settled by our own GET /gateway/bot through client.rest.
+      client.rest.setToken(config.discordToken);
+      const set = await shards.resolve(() => recommendedShardCount(client.rest));
+      client.options.shards = [...set.ids];
+      client.options.shardCount = set.count;
+      logger.info({ shards: shards.describe() }, 'shards resolved');
+      await bus?.open();
+      await sharedLimiter?.start();
+      await http.listen();
+      await ops.listen();
       try {
-        await lease.acquire(starting.signal);
+        await leases.acquire(set.ids, starting.signal);
+        await settleShardLayout(set, { store: stores.jobs, clock, logger, leases }, starting.signal);
       } catch (error) {
         if (stopped) return;
+        await leases.release().catch(() => undefined);
         throw error;
       }
       if (stopped) return;
+      await bus?.onCallbacks(set.ids, (hint) => void callbacks.onCallback(hint.taskId, hint.jobId, 'bus'));
       // From here on every write passes the metrics; this is the one read of what was moving before.
       metrics.seedJobs(await jobs.active());
-      // A single process after a sharded run: its jobs are still filed under the shards' indexes.
-      if (config.shard === null) await adoptShardLayout(stores.jobs, 1, clock, logger);
       // Before login, so it is settled before the first interaction (and never asked again).
-      client.rest.setToken(config.discordToken);
       await operators.load(() => client.rest.get(Routes.currentApplication()));
       await client.login(config.discordToken);
     },
@@ -378,15 +373,17 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       );
       if (!finished)
         logger.warn({ graceMs: STOP_WORK_GRACE_MS }, 'stopping with work still running; the next start resumes it');
-      limiter.stop();
+      await limiter.stop();
       kie.close();
       await client.destroy();
-      await http?.close();
-      await ops?.close();
+      await http.close();
+      await ops.close();
       await agent.close();
-      stopAnswering();
-      await lease.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the store lease'));
-      lease.stop();
+      await leases
+        .release()
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not release the store leases'));
+      leases.stop();
+      await bus?.close();
       await stores.close();
       logger.info({}, 'stopped');
     },

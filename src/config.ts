@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { byModel, VEO_MODEL_IDS, VEO_MODELS, type VeoModel } from './lib/models.js';
 import { flag, host, httpUrl, optional, originList, required, snowflake, wholeNumber } from './lib/envFields.js';
 import { parseRate, type Rate } from './lib/rate.js';
-import type { ShardPlace } from './lib/shard.js';
+import { parseShardIds } from './lib/shard.js';
 import {
   operatorKeys,
   operatorProblems,
@@ -63,12 +63,10 @@ export interface Config extends Omit<OperatorSettings, 'ceilings'> {
   readonly maxImageBytes: number;
   readonly deliveryConcurrency: number;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  /** How many shards `npm run start:sharded` spawns; 'auto' asks GET /gateway/bot. */
+  /** The bot's shards in total (every process agrees); 'auto' asks our own GET /gateway/bot at start. */
   readonly shardCount: number | 'auto';
-  /** Milliseconds between two shard spawns (Discord allows one IDENTIFY per 5 s per bucket). */
-  readonly shardSpawnDelayMs: number;
-  /** Set when discord.js's ShardingManager started this process as one of its shards; null otherwise. */
-  readonly shard: ShardPlace | null;
+  /** The shards this process runs (SHARD_IDS), sorted; 'all' for every one of shardCount. */
+  readonly shardIds: readonly number[] | 'all';
 }
 
 const costKeys = Object.fromEntries(VEO_MODELS.map((m) => [costKey(m), wholeNumber(m.defaultCost, 1)])) as Record<
@@ -148,14 +146,14 @@ const schema = z.object({
       'must be auto or a whole number from 1 to 4096',
     )
     .transform((v): number | 'auto' => (v === 'auto' ? 'auto' : Number(v))),
-  SHARD_SPAWN_DELAY_MS: wholeNumber(5_500, 0, 600_000),
-  // Both set by discord.js's ShardingManager in the environment of each shard it spawns.
-  SHARDING_MANAGER: optional,
-  SHARDS: optional.pipe(
+  SHARD_IDS: optional.pipe(
     z
       .string()
-      .refine((v) => /^\d{1,4}$/.test(v), 'must be a whole number')
-      .transform(Number)
+      .transform((v, ctx) => {
+        const ids = parseShardIds(v);
+        if (ids === null) ctx.addIssue({ code: 'custom', message: 'must be shard ids such as 0-24, 0,3,5 or 0-3,8' });
+        return ids ?? z.NEVER;
+      })
       .optional(),
   ),
 });
@@ -201,7 +199,6 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
   if (!parsed.success) throw new ConfigError(problemsOf(parsed.error));
   const e = parsed.data;
   const costs = byModel((m) => e[costKey(m)]);
-  const shard = shardOf(e.SHARDING_MANAGER, e.SHARDS, e.SHARD_COUNT);
   const defaultCost = costs[e.DEFAULT_MODEL];
   const inconsistent = operatorProblems(e, defaultCost);
   if (defaultCost > e.QUOTA_LIMIT) {
@@ -211,7 +208,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
       hint: 'raise QUOTA_LIMIT or choose a cheaper DEFAULT_MODEL',
     });
   }
-  inconsistent.push(...unworkable(e));
+  inconsistent.push(...unworkable(e), ...shardProblems(e));
   if (inconsistent.length > 0) throw new ConfigError(inconsistent);
   const { ceilings, ...operator } = operatorSettings(e);
   return Object.freeze({
@@ -252,8 +249,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     logLevel: e.LOG_LEVEL,
     shardCount: e.SHARD_COUNT,
-    shardSpawnDelayMs: e.SHARD_SPAWN_DELAY_MS,
-    shard,
+    shardIds: shardIdsOf(e.SHARD_IDS, e.SHARD_COUNT),
   });
 }
 
@@ -278,19 +274,47 @@ function unworkable(e: z.infer<typeof schema>): ConfigProblem[] {
   return problems;
 }
 
-/** This process's place when the sharding manager spawned it (it sets SHARDING_MANAGER, SHARDS and SHARD_COUNT). */
-function shardOf(manager: string | undefined, id: number | undefined, count: number | 'auto'): ShardPlace | null {
-  if (manager !== 'true') return null;
-  if (id === undefined || count === 'auto' || id >= count) {
-    throw new ConfigError([
+/** SHARD_IDS naming every shard is the same as leaving it unset. */
+function shardIdsOf(ids: readonly number[] | undefined, count: number | 'auto'): readonly number[] | 'all' {
+  if (ids === undefined || (count !== 'auto' && ids.length === count)) return 'all';
+  return Object.freeze([...ids]);
+}
+
+/** A shard range that cannot work: past the count, beside `auto`, or short of all on SQLite (DESIGN §3). */
+function shardProblems(e: z.infer<typeof schema>): ConfigProblem[] {
+  const ids = e.SHARD_IDS;
+  if (ids === undefined) return [];
+  const hint = CONFIG_HINTS.SHARD_IDS ?? '';
+  if (e.SHARD_COUNT === 'auto') {
+    return [
       {
-        key: 'SHARDS',
-        problem: `and SHARD_COUNT must name a shard (got SHARDS=${String(id)}, SHARD_COUNT=${String(count)})`,
-        hint: CONFIG_HINTS.SHARDS ?? '',
+        key: 'SHARD_IDS',
+        problem: 'needs a fixed SHARD_COUNT (every process of the bot must agree on the count), not auto',
+        hint: `set SHARD_COUNT to the total, e.g. SHARD_COUNT=100 SHARD_IDS=0-24`,
       },
-    ]);
+    ];
   }
-  return { id, count };
+  const count = e.SHARD_COUNT;
+  const past = ids.filter((id) => id >= count);
+  if (past.length > 0) {
+    return [
+      {
+        key: 'SHARD_IDS',
+        problem: `names shard ${String(past[0])}, but SHARD_COUNT=${String(count)} has shards 0 to ${String(count - 1)}`,
+        hint,
+      },
+    ];
+  }
+  if (ids.length < count && !/^rediss?:/.test(e.STORE_URL)) {
+    return [
+      {
+        key: 'SHARD_IDS',
+        problem: `runs ${String(ids.length)} of ${String(count)} shards, which needs STORE_URL=redis://… shared by every process (SQLite serves one process, which runs every shard)`,
+        hint: 'set STORE_URL=redis://host:6379 on every process, or leave SHARD_IDS unset to run all shards here',
+      },
+    ];
+  }
+  return [];
 }
 
 export interface DeployConfig {
@@ -336,10 +360,10 @@ export function readEnvironment(cwd: string = process.cwd()): Environment {
   const file = path.join(cwd, '.env');
   const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
   const environment = { ...fromFile, ...process.env };
-  // discord.js's Client reads SHARD_COUNT from process.env by itself, and throws on our `auto` (the
-  // manager's setting). Outside a shard it is ours alone, so it is taken out; the Client gets its shard
-  // options from Config. (In a shard the manager sets it to the number the Client must use anyway.)
-  if (process.env.SHARDING_MANAGER !== 'true') delete process.env.SHARD_COUNT;
+  // discord.js's Client reads SHARD_COUNT (and SHARDS) from process.env by itself, and throws on our
+  // `auto`; they are ours, so they are taken out, and the Client gets its shard options from Config.
+  delete process.env.SHARD_COUNT;
+  delete process.env.SHARDS;
   return environment;
 }
 

@@ -38,8 +38,7 @@ export const CONFIG_HINTS: Readonly<Record<string, string>> = {
   DELIVERY_CONCURRENCY: 'a whole number from 1 to 32',
   LOG_LEVEL: 'trace, debug, info, warn, error, fatal or silent',
   SHARD_COUNT: 'auto (Discord recommends a count) or a whole number from 1 to 4096',
-  SHARD_SPAWN_DELAY_MS: 'milliseconds; the default 5500 keeps IDENTIFYs 5 s apart',
-  SHARDS: 'set by the sharding manager (the shard id); do not set it yourself',
+  SHARD_IDS: 'shard ids of SHARD_COUNT this process runs, e.g. 0-24 or 0,3,5 (unset: all of them)',
   ...OPERATOR_HINTS,
 };
 

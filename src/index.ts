@@ -21,8 +21,6 @@ async function main(): Promise<void> {
   const bot = buildBot(config, { onLeaseLost: () => shutdown('store lease lost', 1) });
   process.once('SIGTERM', () => shutdown('SIGTERM', 0));
   process.once('SIGINT', () => shutdown('SIGINT', 0));
-  // A shard whose manager is gone would run on unsupervised, and a new manager would start another.
-  if (config.shard) process.once('disconnect', () => shutdown('sharding manager gone', 0));
   await bot.start();
 }
 

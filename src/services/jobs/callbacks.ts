@@ -1,6 +1,7 @@
 import type { Clock } from '../../lib/clock.js';
 import type { Logger } from '../../logger.js';
 import type { TaskInfo } from '../kie/types.js';
+import type { CallbackHint } from '../runtime/http.js';
 import type { KiePort } from './ports.js';
 import { GENERATION_TIMEOUT_MS, LATE_WINDOW_MS, stillPollingLate } from './record.js';
 import type { JobStore } from './store.js';
@@ -8,8 +9,20 @@ import type { JobStore } from './store.js';
 /** Callback-triggered record-info reads of one job happen at most this often (DESIGN §7). */
 export const CALLBACK_READ_GAP_MS = 5_000;
 
-/** What a kie callback led to: a read now, nothing (coalesced, unknown, not moving), or an adoption. */
-export type CallbackOutcome = 'read' | 'coalesced' | 'ignored' | 'unknown_task' | 'mismatch' | 'adopted';
+/**
+ * What a kie callback led to: a read now, nothing (coalesced, unknown, not moving), an adoption, or (for
+ * a job another process runs) handed on, with nobody there to take it, or left to the lease holder.
+ */
+export type CallbackOutcome =
+  'read' | 'coalesced' | 'ignored' | 'unknown_task' | 'mismatch' | 'adopted' | 'forwarded' | 'owner_down' | 'standby';
+
+/** Where a callback is handled: the process running the job's shard (DESIGN §8). */
+export interface CallbackRoute {
+  /** Whether this process runs the guild's shard now (it owns the shard and holds its lease). */
+  here(guildId: string | null): boolean;
+  /** Hands the hint to the process that does (Redis); false when none listens. Null: no other process. */
+  readonly forward: ((guildId: string | null, hint: CallbackHint) => Promise<boolean>) | null;
+}
 
 /** What callbacks need of the runner. */
 export interface TaskReader {
@@ -31,6 +44,8 @@ export interface KieCallbacksDeps {
   readonly onOutcome?: (outcome: CallbackOutcome) => void;
   /** The 4K upgrade, which calls back too (kie-veo-api.md §3b): a callback makes it ask kie now. */
   readonly uhd?: { nudge(jobId: string): void };
+  /** Default: every job is this process's. */
+  readonly route?: CallbackRoute;
 }
 
 /**
@@ -51,11 +66,12 @@ export class KieCallbacks {
     return true;
   }
 
-  async onCallback(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
-    const outcome = await this.#handle(taskId, jobParam);
+  /** `via`: 'bus' for a callback another process verified and handed on (never handed on again). */
+  async onCallback(taskId: string, jobParam: string | null, via: 'http' | 'bus' = 'http'): Promise<CallbackOutcome> {
+    const outcome = await this.#handle(taskId, jobParam, via);
     this.deps.onOutcome?.(outcome);
-    // Anyone can send callbacks: only one that moved a job of ours is worth an info line.
-    const level = outcome === 'read' ? 'info' : 'debug';
+    // Anyone can send callbacks: only one about a job of ours that moves it (here or elsewhere) is worth an info line.
+    const level = outcome === 'read' || outcome === 'forwarded' || outcome === 'owner_down' ? 'info' : 'debug';
     this.deps.logger[level]({ taskId, jobId: jobParam, outcome }, 'kie callback handled');
     return outcome;
   }
@@ -78,12 +94,18 @@ export class KieCallbacks {
     return this.#lastRead.size;
   }
 
-  async #handle(taskId: string, jobParam: string | null): Promise<CallbackOutcome> {
-    const { jobs, clock } = this.deps;
+  async #handle(taskId: string, jobParam: string | null, via: 'http' | 'bus'): Promise<CallbackOutcome> {
+    const { jobs, clock, route } = this.deps;
     if (this.deps.reader.stopping) return 'ignored';
     const known = await jobs.jobIdForTask(taskId);
     const job = known === undefined ? undefined : await jobs.get(known);
     if (known !== undefined && !job) return 'ignored';
+    // Reads only (any process may read any record); the moves are the owner's.
+    const target = job ?? (jobParam === null ? undefined : await jobs.get(jobParam));
+    if (target && route && !route.here(target.guildId)) {
+      if (via === 'bus' || !route.forward) return 'standby';
+      return (await route.forward(target.guildId, { taskId, jobId: jobParam })) ? 'forwarded' : 'owner_down';
+    }
     // The task key is written before the record: a record that never took the task id is not its owner yet.
     if (known !== undefined && job?.taskId === taskId) {
       if (job.uhd?.state === 'preparing') return this.#nudgeUpgrade(job.id);

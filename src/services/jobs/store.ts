@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import type { Clock } from '../../lib/clock.js';
 import { KeyedLock } from '../../lib/keyedLock.js';
-import { shardKey, shardOfGuild, SINGLE_SHARD, type ShardPlace } from '../../lib/shard.js';
+import { shardKey, shardOfGuild, SINGLE_SHARD, type ShardSet } from '../../lib/shard.js';
 import { FINAL_RECORD_TTL_MS, isSettled, upgradeOf, type JobRecord, type UpgradeName } from './record.js';
 
 /** With several shards each has its own (`index:active:<shard>`): see shardKey. */
@@ -50,13 +50,23 @@ export class JobStore {
     private readonly store: Keyv,
     private readonly clock: Clock,
     private readonly observer?: JobObserver,
-    /** With several shards, a job is indexed under the shard that owns its guild (DMs: shard 0). */
-    private readonly shard: ShardPlace = SINGLE_SHARD,
+    /**
+     * The shards this process runs (known once start has resolved SHARD_COUNT): with several, a job is
+     * indexed under the shard that owns its guild (DMs: shard 0), and this process lists those of its own.
+     */
+    private readonly shards: () => ShardSet = () => SINGLE_SHARD,
   ) {}
 
   /** The index that lists a job of this guild: its owning shard's. */
   #indexOf(base: string, guildId: string | null): string {
-    return shardKey(base, { id: shardOfGuild(guildId, this.shard.count), count: this.shard.count });
+    const { count } = this.shards();
+    return shardKey(base, shardOfGuild(guildId, count), count);
+  }
+
+  /** The indexes of every shard this process runs. */
+  #ownIndexes(base: string): string[] {
+    const { ids, count } = this.shards();
+    return ids.map((id) => shardKey(base, id, count));
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -136,18 +146,19 @@ export class JobStore {
     });
   }
 
-  /** Jobs still moving (this shard's), oldest first: the order resume re-queues them in. */
+  /** Jobs still moving (this process's shards'), oldest first: the order resume re-queues them in. */
   async active(): Promise<JobRecord[]> {
-    return this.#listIndex(shardKey(ACTIVE_INDEX, this.shard));
+    return this.#listIndex(...this.#ownIndexes(ACTIVE_INDEX));
   }
 
-  /** Jobs (this shard's) whose upgrade of this kind is being prepared. */
+  /** Jobs (this process's shards') whose upgrade of this kind is being prepared. */
   async upgradesPreparing(name: UpgradeName): Promise<JobRecord[]> {
-    return this.#listIndex(shardKey(UPGRADE_INDEXES[name], this.shard));
+    return this.#listIndex(...this.#ownIndexes(UPGRADE_INDEXES[name]));
   }
 
-  async #listIndex(name: string): Promise<JobRecord[]> {
-    const ids = (await this.store.get<string[]>(name)) ?? [];
+  async #listIndex(...names: string[]): Promise<JobRecord[]> {
+    const lists = await this.store.getMany<string[]>(names);
+    const ids = lists.flatMap((list) => list ?? []);
     if (ids.length === 0) return [];
     const records = await this.store.getMany<JobRecord>(ids);
     return records

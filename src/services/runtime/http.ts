@@ -41,7 +41,7 @@ export const PUBLIC_TIMEOUT_MS = 10_000;
 export const PUBLIC_CHECK_INTERVAL_MS = 1_000;
 export const PUBLIC_MAX_CONNECTIONS = 256;
 
-/** The task ids a callback (or the manager forwarding one) may name. */
+/** The task ids a callback (or another process handing one on) may name. */
 export const TASK_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {

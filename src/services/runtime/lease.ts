@@ -117,45 +117,54 @@ export class LeaseService {
 
   /** Resolves once this process holds the lease; waits (and says why) while another live process does. */
   async acquire(signal?: AbortSignal): Promise<void> {
-    if (this.#held) return;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; !this.#held; attempt++) {
       signal?.throwIfAborted();
-      const current = await this.#read();
-      const why = current ? this.#blockedBy(current) : null;
-      if (why === null) {
-        if (await this.#take(current, signal)) {
-          this.#held = true;
-          this.#startRenewing();
-          this.deps.logger.info(
-            {
-              lease: `leases:${this.#key}`,
-              pid: this.#pid,
-              ttlMs: this.#ttlMs,
-              tookOver: current ? { pid: current.pid, host: current.host } : null,
-            },
-            'store lease acquired',
-          );
-          return;
-        }
+      const blocker = await this.tryAcquire(signal);
+      if (blocker === null) return;
+      if (blocker === 'race') {
         this.deps.logger.warn(
           { lease: `leases:${this.#key}`, attempt },
           'another process took the store lease at the same moment; waiting',
         );
-      } else if (current) {
+      } else {
         this.deps.logger.warn(
           {
             lease: `leases:${this.#key}`,
             attempt,
-            holderPid: current.pid,
-            holderHost: current.host,
-            expiresInMs: current.expiresAt - this.deps.clock.now(),
+            holderPid: blocker.holder.pid,
+            holderHost: blocker.holder.host,
+            expiresInMs: blocker.holder.expiresAt - this.deps.clock.now(),
             retryInMs: this.#retryMs,
           },
-          `store lease held by another live process (${why}); not resuming jobs until it is released or expires`,
+          `store lease held by another live process (${blocker.why}); not resuming jobs until it is released or expires`,
         );
       }
       await this.#sleep(this.#retryMs, signal);
     }
+  }
+
+  /**
+   * One attempt: null once this process holds the lease; otherwise who holds it (and why that holder
+   * counts as alive), or 'race' when another process wrote it at the same moment.
+   */
+  async tryAcquire(signal?: AbortSignal): Promise<null | 'race' | { holder: LeaseHolder; why: string }> {
+    if (this.#held) return null;
+    const current = await this.#read();
+    const why = current ? this.#blockedBy(current) : null;
+    if (why !== null && current) return { holder: current, why };
+    if (!(await this.#take(current, signal))) return 'race';
+    this.#held = true;
+    this.#startRenewing();
+    this.deps.logger.info(
+      {
+        lease: `leases:${this.#key}`,
+        pid: this.#pid,
+        ttlMs: this.#ttlMs,
+        tookOver: current ? { pid: current.pid, host: current.host } : null,
+      },
+      'store lease acquired',
+    );
+    return null;
   }
 
   /** Gives the lease back (shutdown): the next process starts at once instead of waiting for expiry. */

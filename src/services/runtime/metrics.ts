@@ -1,5 +1,5 @@
 import { RESTEvents, SnowflakeUtil, type REST } from 'discord.js';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Clock } from '../../lib/clock.js';
 import type { CallbackOutcome } from '../jobs/callbacks.js';
 import { FINAL_STATES, type JobRecord, type JobState } from '../jobs/record.js';
@@ -82,19 +82,16 @@ export class BotMetrics {
     });
     new Gauge({
       name: 'veo_gateway_ready',
-      help: '1 while every gateway shard is connected',
+      help: '1 while every gateway shard of this process is connected',
       registers,
-      // Across shard processes (the sharding manager's /metrics): 1 only while all of them are.
-      aggregator: 'min',
       collect() {
         this.set(deps.gatewayReady() ? 1 : 0);
       },
     });
     new Gauge({
       name: 'veo_store_lease_held',
-      help: '1 while this process holds the store lease (only the holder runs jobs); across shards, while every shard holds its own',
+      help: '1 while this process holds the store lease of every shard it runs (only the holder runs their jobs)',
       registers,
-      aggregator: 'min',
       collect() {
         this.set(deps.leaseHeld() ? 1 : 0);
       },
@@ -113,11 +110,6 @@ export class BotMetrics {
   /** /metrics: the Prometheus text and its content type. */
   async scrape(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
-  }
-
-  /** prom-client's JSON form, which a shard sends the sharding manager to aggregate (see aggregateMetrics). */
-  async json(): Promise<object[]> {
-    return this.registry.getMetricsAsJSON();
   }
 
   /** The jobs moving when this process took over (read once at start; every write after updates them). */
@@ -170,13 +162,4 @@ export class BotMetrics {
 export function interactionIdOfCallback(path: string): string | null {
   const match = /\/interactions\/(\d+)\/[^/]+\/callback/.exec(path);
   return match?.[1] ?? null;
-}
-
-/**
- * One Prometheus text from several processes' metrics (each `BotMetrics.json()`): counters and
- * histograms are summed, gauges by their `aggregator` (sum unless they say otherwise).
- */
-export async function aggregateMetrics(parts: readonly object[][]): Promise<{ contentType: string; text: string }> {
-  const registry = AggregatorRegistry.aggregate([...parts]);
-  return { contentType: registry.contentType, text: await registry.metrics() };
 }

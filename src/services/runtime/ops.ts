@@ -2,29 +2,21 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Logger } from '../../logger.js';
 import { Listener, send } from './http.js';
 
-/** A probe's verdict with a body that says more (the sharding manager lists every shard). */
-export interface ProbeResult {
-  readonly ok: boolean;
-  /** JSON, sent as application/json. */
-  readonly json: unknown;
-}
-
 export interface OpsServerDeps {
   readonly port: number;
   /** Loopback by default (OPS_HTTP_HOST): these answers are for the operator, never the internet. */
   readonly host: string;
   readonly logger: Logger;
   /** Liveness: the process answers and the store reads (bot.ts bounds the store call). */
-  readonly healthy: () => Promise<boolean | ProbeResult>;
+  readonly healthy: () => Promise<boolean>;
   /** Readiness: the gateway is connected. */
-  readonly ready: () => boolean | Promise<boolean | ProbeResult>;
+  readonly ready: () => boolean | Promise<boolean>;
   /** Prometheus text, computed from in-memory counts (never a store scan per scrape). */
   readonly metrics: () => Promise<{ contentType: string; text: string }>;
 }
 
-function sendProbe(res: ServerResponse, verdict: boolean | ProbeResult, okText: string, failText: string): void {
-  if (typeof verdict === 'boolean') return send(res, verdict ? 200 : 503, verdict ? okText : failText);
-  send(res, verdict.ok ? 200 : 503, `${JSON.stringify(verdict.json)}\n`, 'application/json');
+function sendProbe(res: ServerResponse, ok: boolean, okText: string, failText: string): void {
+  send(res, ok ? 200 : 503, ok ? okText : failText);
 }
 
 /** The operator's listener (DESIGN §7): `/healthz`, `/readyz` and `/metrics` on OPS_HTTP_HOST:OPS_HTTP_PORT. */

@@ -5,6 +5,7 @@ import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import type { StoreLocation } from '../../config.js';
 import { withDeadline } from '../../lib/deadline.js';
+import type { BusConnector } from './bus.js';
 import type { AtomicLeases } from './lease.js';
 import { RedisLeases } from './redisLeases.js';
 
@@ -21,6 +22,8 @@ export interface Stores {
   readonly ready: Promise<void>;
   /** Atomic lease writes where the store has them (Redis); null on SQLite. */
   readonly atomicLeases: AtomicLeases | null;
+  /** More connections to the store's Redis, for the bus shared by the bot's processes; null on SQLite. */
+  readonly connectBus: BusConnector | null;
   /** For /healthz: true when the store answered within the store timeout; never rejects, never hangs. */
   healthy(): Promise<boolean>;
   close(): Promise<void>;
@@ -144,6 +147,7 @@ export function openStores(location: StoreLocation, options: StoreOptions = {}):
     ...stores,
     ready: settle(slots, reopen),
     atomicLeases: null,
+    connectBus: null,
     healthy: probe(stores.leases, timeoutMs),
     async close() {
       await Promise.all(slots.map((slot) => slot.adapter.disconnect()));
@@ -159,15 +163,17 @@ export function openStores(location: StoreLocation, options: StoreOptions = {}):
  */
 function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, timeoutMs: number): Stores {
   const adapters: KeyvRedis<unknown>[] = [];
-  const open = (namespace: Namespace) => {
-    const name = location.prefix === '' ? namespace : `${location.prefix}:${namespace}`;
-    // No offline queue: while Redis is away a command fails at once (the caller retries or tells the
-    // member) instead of waiting for the reconnection; a stalled Redis is bounded by `bounded`.
-    const client = createClient({
+  // No offline queue: while Redis is away a command fails at once (the caller retries or tells the
+  // member) instead of waiting for the reconnection; a stalled Redis is bounded by `bounded`.
+  const newClient = () =>
+    createClient({
       url: location.url,
       disableOfflineQueue: true,
       socket: { reconnectStrategy: defaultReconnectStrategy },
     });
+  const open = (namespace: Namespace) => {
+    const name = location.prefix === '' ? namespace : `${location.prefix}:${namespace}`;
+    const client = newClient();
     const adapter = new KeyvRedis<unknown>(client, {
       namespace: name,
       throwOnErrors: true,
@@ -202,6 +208,12 @@ function openRedisStores(location: Extract<StoreLocation, { kind: 'redis' }>, ti
       (key) => leases.adapter.createKeyPrefix(key, leases.adapter.namespace),
       timeoutMs,
     ),
+    async connectBus(onError) {
+      const client = newClient();
+      client.on('error', onError);
+      await client.connect();
+      return client;
+    },
     healthy: probe(stores.leases, timeoutMs),
     async close() {
       await Promise.all(adapters.map((a) => a.disconnect()));

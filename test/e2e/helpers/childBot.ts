@@ -17,8 +17,8 @@ import type { LoopbackKie } from './loopbackKie.js';
 import { FAST_POLLING, startLoopbacks, type Loopbacks } from './loopbacks.js';
 
 export const BOT_ENTRY = path.resolve('dist/src/index.js');
-/** The compiled sharding manager (`npm run start:sharded`). */
-export const MANAGER_ENTRY = path.resolve('dist/src/manager.js');
+/** The compiled `npm run reshard`. */
+export const RESHARD_ENTRY = path.resolve('dist/src/reshard.js');
 
 /** One pino JSON line. */
 export interface ChildLog {

@@ -113,6 +113,13 @@ export interface StartOptions {
   guilds?: GuildFixture[];
   /** Shard count recommended by GET /gateway/bot (default 1). Guilds and interactions go to shard (guild_id >> 22) % count. */
   shards?: number;
+  /** `session_start_limit.max_concurrency` of GET /gateway/bot (default 1): IDENTIFY buckets are shard % this. */
+  maxConcurrency?: number;
+  /**
+   * GUILD_CREATE payloads carry this many more text channels (two permission overwrites each) and roles
+   * per guild, as a typical server has (default none): for memory figures, never addressed by a test.
+   */
+  guildProfile?: { channels: number; roles: number };
   /** Clock for token lifetimes and nonce windows (default Date.now). */
   now?: () => number;
   /**
@@ -372,11 +379,15 @@ export class LoopbackDiscord {
   readonly messages = new Map<string, StoredMessage>();
   identifyCount = 0;
   resumeCount = 0;
+  /** Every IDENTIFY accepted, in arrival order (`at`: performance.now() here). */
+  readonly identifies: { shard: number; count: number; at: number }[] = [];
 
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly gatewayUrl: string;
-  private readonly shardCount: number;
+  private shardCount: number;
+  private maxConcurrency: number;
+  private readonly guildProfile: { channels: number; roles: number } | undefined;
   private readonly now: () => number;
   private readonly ackDeadlineMs: number | false;
   private readonly heartbeatIntervalMs: number;
@@ -411,6 +422,8 @@ export class LoopbackDiscord {
     this.botUserId = options.botUserId ?? this.applicationId;
     this.botToken = `${Buffer.from(this.botUserId).toString('base64').replace(/=+$/, '')}.${randomToken(5)}.${randomToken(28)}`;
     this.shardCount = Math.max(1, options.shards ?? 1);
+    this.maxConcurrency = Math.max(1, options.maxConcurrency ?? 1);
+    this.guildProfile = options.guildProfile;
     this.now = options.now ?? Date.now;
     this.ackDeadlineMs = options.ackDeadlineMs ?? 3000;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
@@ -479,6 +492,15 @@ export class LoopbackDiscord {
       loopback.onGatewayConnection(socket);
     });
     return loopback;
+  }
+
+  /**
+   * What GET /gateway/bot recommends from now on, and the only count IDENTIFY accepts (4010 otherwise):
+   * the loopback's side of a reshard.
+   */
+  recommendShards(count: number, maxConcurrency = this.maxConcurrency): void {
+    this.shardCount = Math.max(1, count);
+    this.maxConcurrency = Math.max(1, maxConcurrency);
   }
 
   /** The first guild. */
@@ -885,6 +907,7 @@ export class LoopbackDiscord {
     this.sessions.push(session);
     conn.session = session;
     this.identifyCount++;
+    this.identifies.push({ shard: shardId, count: shardCount, at: performance.now() });
     const guilds = this.guilds.filter((g) => shardOf(g.id, this.shardCount) === shardId);
     this.sendDispatch(session, 'READY', {
       v: 10,
@@ -968,6 +991,44 @@ export class LoopbackDiscord {
     }
   }
 
+  /** The guildProfile's extra text channels of a guild: ids derived from the guild's, unknown to REST. */
+  private profileChannels(g: GuildFixture): Record<string, unknown>[] {
+    return Array.from({ length: this.guildProfile?.channels ?? 0 }, (_, i) => ({
+      id: (BigInt(g.id) + 1_000n + BigInt(i)).toString(),
+      type: 0,
+      guild_id: g.id,
+      name: `channel-${String(i)}`,
+      position: i + 1,
+      parent_id: null,
+      topic: null,
+      last_message_id: null,
+      rate_limit_per_user: 0,
+      flags: 0,
+      nsfw: false,
+      permission_overwrites: [
+        { id: g.id, type: 0, allow: '0', deny: '2048' },
+        { id: (BigInt(g.id) + 500n).toString(), type: 0, allow: '2048', deny: '0' },
+      ],
+    }));
+  }
+
+  private profileRoles(g: GuildFixture): Record<string, unknown>[] {
+    return Array.from({ length: this.guildProfile?.roles ?? 0 }, (_, i) => ({
+      id: (BigInt(g.id) + 500n + BigInt(i)).toString(),
+      name: `role-${String(i)}`,
+      color: 0,
+      colors: { primary_color: 0, secondary_color: null, tertiary_color: null },
+      hoist: false,
+      icon: null,
+      unicode_emoji: null,
+      position: i + 1,
+      permissions: '2048',
+      managed: false,
+      mentionable: false,
+      flags: 0,
+    }));
+  }
+
   private guildCreatePayload(g: GuildFixture): Record<string, unknown> {
     const joinedAt = new Date(this.now()).toISOString();
     const channels = [...this.channels.values()].filter((c) => c.guildId === g.id);
@@ -1007,6 +1068,7 @@ export class LoopbackDiscord {
           mentionable: false,
           flags: 0,
         },
+        ...this.profileRoles(g),
       ],
       emojis: [],
       stickers: [],
@@ -1039,7 +1101,7 @@ export class LoopbackDiscord {
           communication_disabled_until: null,
         },
       ],
-      channels: channels.filter((c) => c.type !== 11).map((c) => this.channelJson(c)),
+      channels: [...channels.filter((c) => c.type !== 11).map((c) => this.channelJson(c)), ...this.profileChannels(g)],
       threads: channels.filter((c) => c.type === 11).map((c) => this.channelJson(c)),
       presences: [],
       voice_states: [],
@@ -1551,7 +1613,7 @@ export class LoopbackDiscord {
         return ok({
           url: this.gatewayUrl,
           shards: this.shardCount,
-          session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: 1 },
+          session_start_limit: { total: 1000, remaining: 1000, reset_after: 0, max_concurrency: this.maxConcurrency },
         });
       case 'getMyUser':
         return ok({

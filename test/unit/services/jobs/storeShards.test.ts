@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StoreLocation } from '../../../../src/config.js';
 import { silentLogger } from '../../../../src/logger.js';
-import { shardOfGuild, type ShardPlace } from '../../../../src/lib/shard.js';
-import { adoptShardLayout, LAYOUT_KEY } from '../../../../src/services/jobs/layout.js';
+import { shardOfGuild, type ShardSet } from '../../../../src/lib/shard.js';
+import { adoptShardLayout, LAYOUT_KEY, LayoutMismatchError } from '../../../../src/services/jobs/layout.js';
 import type { JobRecord } from '../../../../src/services/jobs/record.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
 import { openStores, type Stores } from '../../../../src/services/runtime/store.js';
@@ -27,11 +27,13 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
   let location: StoreLocation;
   let opened: Stores[];
 
-  async function open(place?: ShardPlace): Promise<{ stores: Stores; jobs: JobStore }> {
+  /** One process running `ids` of `count` (default: the single shard). */
+  async function open(ids?: number[], count = 1): Promise<{ stores: Stores; jobs: JobStore }> {
     const stores = openStores(location);
     opened.push(stores);
     await stores.ready;
-    return { stores, jobs: new JobStore(stores.jobs, clock, undefined, place) };
+    const set: ShardSet | undefined = ids && { ids, count };
+    return { stores, jobs: new JobStore(stores.jobs, clock, undefined, set && (() => set)) };
   }
 
   beforeEach(async () => {
@@ -45,8 +47,8 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
   });
 
   it('GIVEN two shard processes WHEN each creates 20 jobs at once THEN each lists exactly its own, none lost', async () => {
-    const zero = await open({ id: 0, count: 2 });
-    const one = await open({ id: 1, count: 2 });
+    const zero = await open([0], 2);
+    const one = await open([1], 2);
     const mine = (shard: number) =>
       Array.from({ length: 20 }, (_, i) => makeJob({ guildId: guildOn(shard, 2, i % 3) }));
     const jobs0 = [...mine(0), makeJob({ guildId: null })];
@@ -89,7 +91,7 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
       expect(await adoptShardLayout(single.stores.jobs, count, clock, silentLogger)).toBeNull();
       const seen: string[] = [];
       for (let id = 0; id < count; id++) {
-        const { jobs } = await open({ id, count });
+        const { jobs } = await open([id], count);
         const listed = await jobs.active();
         for (const job of listed) expect(shardOfGuild(job.guildId, count)).toBe(id);
         seen.push(...listed.map((j) => j.id));
@@ -103,11 +105,11 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
   });
 
   it('GIVEN a re-filing that stopped half way (new indexes written, layout not) WHEN run again THEN nothing is lost', async () => {
-    const { stores, jobs } = await open({ id: 0, count: 2 });
+    const { stores, jobs } = await open([0], 2);
     const a = makeJob({ guildId: guildOn(0, 2) });
     const b = makeJob({ guildId: guildOn(1, 2) });
     await jobs.create(a);
-    await new JobStore(stores.jobs, clock, undefined, { id: 1, count: 2 }).create(b);
+    await new JobStore(stores.jobs, clock, undefined, () => ({ ids: [1], count: 2 })).create(b);
     await stores.jobs.set(LAYOUT_KEY, { shards: 2 });
     // A crash after the 3-shard indexes overwrote :0 and :1, before the layout said 3.
     const target = (job: JobRecord) => `index:active:${String(shardOfGuild(job.guildId, 3))}`;
@@ -119,8 +121,53 @@ describe.each(durableBackends)('JobStore indexes per shard on $name', (backend) 
     await adoptShardLayout(stores.jobs, 3, clock, silentLogger);
     const all: string[] = [];
     for (let id = 0; id < 3; id++)
-      all.push(...(await new JobStore(stores.jobs, clock, undefined, { id, count: 3 }).active()).map((j) => j.id));
+      all.push(
+        ...(await new JobStore(stores.jobs, clock, undefined, () => ({ ids: [id], count: 3 })).active()).map(
+          (j) => j.id,
+        ),
+      );
     expect(all.sort()).toEqual([a.id, b.id].sort());
+  });
+});
+
+describe.each(durableBackends)('shard sets and layouts on $name', (backend) => {
+  let location: StoreLocation;
+  let stores: Stores;
+
+  beforeEach(async () => {
+    location = await backend.fresh();
+    stores = openStores(location);
+    await stores.ready;
+  });
+
+  afterEach(async () => {
+    await stores.close();
+    await backend.remove(location);
+  });
+
+  it('GIVEN two processes running shards 0-1 and 2-3 of 4 THEN each lists the jobs of both its shards, oldest first, and only those', async () => {
+    const low = new JobStore(stores.jobs, clock, undefined, () => ({ ids: [0, 1], count: 4 }));
+    const high = new JobStore(stores.jobs, clock, undefined, () => ({ ids: [2, 3], count: 4 }));
+    const jobs = [0, 1, 2, 3, 1, 0].map((shard, i) => makeJob({ guildId: guildOn(shard, 4, i), createdAt: 100 - i }));
+    const dm = makeJob({ guildId: null, createdAt: 50 });
+    await Promise.all([...jobs.slice(0, 2), jobs[4]!, jobs[5]!, dm].map((j) => low.create(j)));
+    await Promise.all([jobs[2]!, jobs[3]!].map((j) => high.create(j)));
+    expect((await low.active()).map((j) => j.id)).toEqual(
+      [dm, jobs[5]!, jobs[4]!, jobs[1]!, jobs[0]!].map((j) => j.id),
+    );
+    expect((await high.active()).map((j) => j.id)).toEqual([jobs[3]!, jobs[2]!].map((j) => j.id));
+    expect(await stores.jobs.get('index:active:1')).toEqual(expect.arrayContaining([jobs[1]!.id, jobs[4]!.id]));
+  });
+
+  it('GIVEN a fresh store WHEN a process of 4 shards starts without the right to move THEN it records the count; with jobs filed under another count it refuses and moves nothing', async () => {
+    expect(await adoptShardLayout(stores.jobs, 4, clock, silentLogger, false)).toMatchObject({ from: 1, to: 4 });
+    expect(await stores.jobs.get(LAYOUT_KEY)).toEqual({ shards: 4 });
+    const job = makeJob({ guildId: guildOn(1, 4) });
+    await new JobStore(stores.jobs, clock, undefined, () => ({ ids: [1], count: 4 })).create(job);
+    await expect(adoptShardLayout(stores.jobs, 8, clock, silentLogger, false)).rejects.toThrow(LayoutMismatchError);
+    await expect(adoptShardLayout(stores.jobs, 8, clock, silentLogger, false)).rejects.toThrow(/npm run reshard/);
+    expect(await stores.jobs.get(LAYOUT_KEY)).toEqual({ shards: 4 });
+    expect(await stores.jobs.get('index:active:1')).toEqual([job.id]);
   });
 });
 
