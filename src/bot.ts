@@ -111,7 +111,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const guildSettings = new GuildSettingsStore(stores.guilds, logger);
   // Both ledgers span every server, so every process of the bot shares them (on Redis, atomically).
   const credits = new CreditBudget({
-    ledger: sharedLedgerOn(stores.quota, 'credits', logger),
+    ledger: sharedLedgerOn(stores.quota, stores.scripts?.('quota') ?? null, 'credits', logger),
     budget: config.credits.dailyBudget,
     prices: config.credits.prices,
     clock,
@@ -120,7 +120,11 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const daily =
     config.userDailyUnits === null
       ? null
-      : new UserDailyUnits(sharedLedgerOn(stores.quota, 'daily', logger), config.userDailyUnits, clock);
+      : new UserDailyUnits(
+          sharedLedgerOn(stores.quota, stores.scripts?.('quota') ?? null, 'daily', logger),
+          config.userDailyUnits,
+          clock,
+        );
   const quota = new QuotaService({
     store: stores.quota,
     clock,
