@@ -5,11 +5,12 @@ import { secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { registerEvents } from './events/index.js';
 import { createReadyEvent } from './events/ready.js';
+import { guildsAndThreadsCache } from './lib/clientCache.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { ownsGuild, SINGLE_SHARD } from './lib/shard.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeptDownloads } from './services/delivery/keptDownloads.js';
-import { KEPT_DOWNLOAD_IDLE_MS, KEPT_DOWNLOADS_BYTES, uploadLimitForTier } from './services/delivery/limits.js';
+import { uploadLimitForTier } from './services/delivery/limits.js';
 import { DiscordRest, isUnpacedRateLimit } from './services/delivery/rest.js';
 import { KieCallbacks } from './services/jobs/callbacks.js';
 import { SendLadder } from './services/delivery/send.js';
@@ -19,6 +20,7 @@ import { GenerateLimiter } from './services/jobs/limiter.js';
 import { GuildSettingsStore } from './services/quota/guildSettings.js';
 import { HdService } from './services/delivery/hd.js';
 import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
+import { MediaFolder, mediaRootFor } from './services/runtime/mediaFolder.js';
 import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
 import { OpsServer } from './services/runtime/ops.js';
 import { LeaseService } from './services/runtime/lease.js';
@@ -111,7 +113,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const guildSettings = new GuildSettingsStore(stores.guilds, logger);
   // Both ledgers span every server, so every process of the bot shares them (on Redis, atomically).
   const credits = new CreditBudget({
-    ledger: sharedLedgerOn(stores.quota, stores.scripts?.('quota') ?? null, 'credits', logger),
+    ledger: sharedLedgerOn(stores, 'credits', logger),
     budget: config.credits.dailyBudget,
     prices: config.credits.prices,
     clock,
@@ -120,11 +122,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const daily =
     config.userDailyUnits === null
       ? null
-      : new UserDailyUnits(
-          sharedLedgerOn(stores.quota, stores.scripts?.('quota') ?? null, 'daily', logger),
-          config.userDailyUnits,
-          clock,
-        );
+      : new UserDailyUnits(sharedLedgerOn(stores, 'daily', logger), config.userDailyUnits, clock);
   const quota = new QuotaService({
     store: stores.quota,
     clock,
@@ -151,6 +149,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     // Explicit, so discord.js does not take them from SHARDS / SHARD_COUNT itself (config.ts reads the environment).
     shards: [place.id],
     shardCount: place.count,
+    makeCache: guildsAndThreadsCache(),
     waitGuildTimeout: 2_000,
     rest: { api: config.discordApiBaseUrl, timeout: 120_000, rejectOnRateLimit: isUnpacedRateLimit },
     allowedMentions: { parse: [] },
@@ -167,10 +166,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   });
   const send = new SendLadder({ rest, clock, logger, guildUploadLimit });
   const downloads = new KeptDownloads({
-    download: (url, cap) => guard.fetch(url, 'video', cap),
+    download: (url, cap, file) => guard.download(url, 'video', cap, file),
+    folder: new MediaFolder({ root: mediaRootFor(config.store), logger }),
     clock,
-    maxBytes: KEPT_DOWNLOADS_BYTES,
-    idleMs: KEPT_DOWNLOAD_IDLE_MS,
   });
 
   const delivery = new DeliveryService({
@@ -354,7 +352,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       return ops?.port ?? null;
     },
     async start() {
-      await stores.ready;
+      await Promise.all([stores.ready, downloads.open()]);
       await http?.listen();
       await ops?.listen();
       try {
@@ -394,7 +392,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       stopAnswering();
       await lease.release().catch((error: unknown) => logger.warn({ err: error }, 'could not release the store lease'));
       lease.stop();
-      await stores.close();
+      await Promise.all([downloads.close(), stores.close()]);
       logger.info({}, 'stopped');
     },
   };

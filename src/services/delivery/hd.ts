@@ -8,9 +8,9 @@ import type { JobStore } from '../jobs/store.js';
 import type { HdResult } from '../kie/types.js';
 import { hdSpendId } from '../quota/credits.js';
 import { MediaRefusedError } from '../runtime/fetchGuard.js';
-import type { KeptDownloads } from './keptDownloads.js';
+import type { Attach, KeptDownloads } from './keptDownloads.js';
 import { TOKEN_LIFETIME_MS } from './limits.js';
-import type { SendLadder, SendTarget } from './send.js';
+import type { SendLadder, SendRequest, SendTarget } from './send.js';
 import { renderNotice } from './views.js';
 
 export const HD_MAX_WAIT_MS = 10 * 60_000;
@@ -208,21 +208,23 @@ export class HdService {
 
   async #finish(job: JobRecord, hd: HdState, url: string | null, failure: MessageKey = 'hd.failed'): Promise<void> {
     const locale = hd.locale ?? job.locale;
-    const outcome = await this.deps.send.send({
+    const request = (attach: Attach | null): SendRequest => ({
       target: targetOf(job, hd),
       view: ({ attached, limitBytes }) => {
         if (url === null) return renderNotice(locale, failure);
         if (attached) return renderNotice(locale, 'hd.ready_file');
         return renderNotice(locale, 'hd.too_large', { limit: formatBytes(limitBytes), url });
       },
-      ...(url === null
-        ? {}
-        : { file: (limitBytes: number) => this.deps.downloads.attachment(url, limitBytes, `veo-${job.id}-1080p.mp4`) }),
+      ...(attach === null ? {} : { file: (limitBytes: number) => attach(limitBytes, `veo-${job.id}-1080p.mp4`) }),
       onTokenDead: () => this.deps.jobs.update(job.id, (j) => (j.hd ? { ...j, hd: { ...j.hd, token: null } } : j)),
       logFields: { jobId: job.id },
     });
+    const outcome =
+      url === null
+        ? await this.deps.send.send(request(null))
+        : await this.deps.downloads.using(url, (attach) => this.deps.send.send(request(attach)));
     if (url !== null && outcome.kind === 'transient' && outcome.error instanceof MediaRefusedError) {
-      this.deps.downloads.release(url);
+      await this.deps.downloads.release(url);
       this.deps.logger.warn(
         { jobId: job.id, reason: outcome.error.reason, host: outcome.error.host },
         '1080P URL refused by the media fetch guard; nothing posted',
@@ -240,7 +242,7 @@ export class HdService {
     if (outcome.kind === 'undeliverable') {
       this.deps.logger.warn({ jobId: job.id, reason: outcome.reason }, 'could not show the 1080P result');
     }
-    if (url !== null) this.deps.downloads.release(url);
+    if (url !== null) await this.deps.downloads.release(url);
     await this.deps.jobs.update(job.id, (j) => ({
       ...j,
       hd: j.hd ? { ...j.hd, state: url ? 'ready' : 'failed', url, token: null } : null,

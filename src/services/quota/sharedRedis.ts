@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import type Keyv from 'keyv';
 import type { Logger } from '../../logger.js';
-import type { ScriptHost } from '../runtime/store.js';
+import type { ScriptHost, Stores } from '../runtime/store.js';
 import { HOUR_MS } from './ledger.js';
 import {
   KeyvSharedLedger,
@@ -228,10 +227,15 @@ export class RedisSharedLedger implements SharedLedger {
 }
 
 /**
- * The shared ledger of `family` on the store behind the quota namespace: Lua scripts on Redis (several
- * processes, `scripts` the namespace's connection), the in-process lock on SQLite (one process per store).
+ * The shared ledger of `family` on the store behind the quota namespace: Lua scripts on its Redis
+ * connection (several processes), the in-process lock on SQLite (one process per store).
  */
-export function sharedLedgerOn(store: Keyv, scripts: ScriptHost | null, family: string, logger: Logger): SharedLedger {
-  if (scripts === null) return new KeyvSharedLedger(family, store, logger);
+export function sharedLedgerOn(
+  stores: Pick<Stores, 'quota' | 'scripts'>,
+  family: string,
+  logger: Logger,
+): SharedLedger {
+  const scripts = stores.scripts?.('quota');
+  if (!scripts) return new KeyvSharedLedger(family, stores.quota, logger);
   return new RedisSharedLedger(scripts, scripts.namespace, family);
 }

@@ -4,6 +4,7 @@ import { DownloadError, type DownloadResult } from '../../../../src/lib/download
 import { silentLogger } from '../../../../src/logger.js';
 import { HdService, type HdClick } from '../../../../src/services/delivery/hd.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
+import { MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { DEFAULT_UPLOAD_LIMIT, MiB, TOKEN_LIFETIME_MS } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import type { JobRecord } from '../../../../src/services/jobs/record.js';
@@ -26,6 +27,7 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
   let fetches: number[];
   let download: () => Promise<DownloadResult>;
   let kieCalls: number;
+  let folder: MemoryFolder;
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -37,6 +39,7 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
     fetches = [];
     download = async () => ({ kind: 'ok', data: Buffer.alloc(3 * MiB), contentType: 'video/mp4' });
     kieCalls = 0;
+    folder = new MemoryFolder();
     hd = new HdService({
       jobs,
       kie: {
@@ -49,10 +52,11 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
       },
       send: new SendLadder({ rest, clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
-        download: async (_, cap) => {
+        download: folder.writes(async (_, cap) => {
           fetches.push(cap);
           return download();
-        },
+        }),
+        folder,
         clock,
         maxBytes: 64 * MiB,
         idleMs: 60 * 60_000,

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../../src/logger.js';
 import { HdService } from '../../../../src/services/delivery/hd.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
+import { MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { MiB } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
@@ -34,6 +35,7 @@ describe('1080P and the bot’s credit budget', () => {
       clock,
     });
     kieAnswers = [];
+    const folder = new MemoryFolder();
     hd = new HdService({
       jobs,
       kie: {
@@ -45,7 +47,8 @@ describe('1080P and the bot’s credit budget', () => {
       },
       send: new SendLadder({ rest: new FakeRest(), clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
-        download: async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' }),
+        download: folder.writes(async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' })),
+        folder,
         clock,
         maxBytes: 64 * MiB,
         idleMs: 60 * 60_000,
