@@ -4,6 +4,8 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 export interface ProbeStats {
+  /** CommonJS modules loaded, by package (`undici@<dir>` per installed copy). */
+  readonly modules: Readonly<Record<string, number>>;
   readonly rss: number;
   readonly heapUsed: number;
   readonly heapTotal: number;
@@ -14,8 +16,28 @@ export interface ProbeStats {
 }
 
 const root = path.resolve(import.meta.dirname, '..');
-const entry = path.join(root, 'dist/src/index.js');
 const probe = path.join(root, 'dist/bench/probe.js');
+
+/** A built checkout the benchmark runs: this one, or "today's" code for the figures beside ours. */
+export interface BenchTree {
+  readonly label: string;
+  readonly root: string;
+}
+
+export const THIS_TREE: BenchTree = { label: 'after', root };
+
+/**
+ * The node flags `npm start` gives the bot in that tree (its package.json `start` script), so the
+ * benchmark measures the process as it runs in production.
+ */
+export function startFlags(tree: BenchTree): string[] {
+  const scripts = (
+    JSON.parse(readFileSync(path.join(tree.root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  ).scripts;
+  const command = /\bnode((?:\s+--\S+)*)\s+dist\/src\/index\.js/.exec(scripts?.start ?? '');
+  if (!command) throw new Error(`${tree.root}: npm start does not run node dist/src/index.js`);
+  return (command[1] ?? '').split(/\s+/).filter(Boolean);
+}
 
 /** The compiled bot in a child process of its own, so its memory is measured apart from the loopbacks. */
 export class BotProcess {
@@ -42,15 +64,13 @@ export class BotProcess {
     });
   }
 
-  static async start(env: Record<string, string>): Promise<BotProcess> {
-    const child = spawn(
-      process.execPath,
-      [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), '--expose-gc', '--import', probe, entry],
-      {
-        env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
-        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-      },
-    );
+  static async start(env: Record<string, string>, tree: BenchTree = THIS_TREE): Promise<BotProcess> {
+    const flags = [...startFlags(tree), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+    const entry = path.join(tree.root, 'dist/src/index.js');
+    const child = spawn(process.execPath, [...flags, '--expose-gc', '--import', probe, entry], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
     const bot = new BotProcess(child);
     await bot.waitForLog((l) => l.msg === 'connected to Discord', 30_000);
     return bot;
@@ -90,6 +110,13 @@ export class BotProcess {
     const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
     const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
     return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  }
+
+  /** CPU time the process used so far (user + system, from /proc), in seconds. */
+  cpuSeconds(): number {
+    const fields = readFileSync(`/proc/${this.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const ticks = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    return ticks / 100;
   }
 
   /** Resets the kernel's peak-RSS mark (Linux clear_refs 5), so a phase measures its own peak. */

@@ -5,10 +5,11 @@ import { secretsOf, type Config } from './config.js';
 import { createInteractionCreateEvent } from './events/interactionCreate.js';
 import { registerEvents } from './events/index.js';
 import { createReadyEvent } from './events/ready.js';
+import { guildsAndThreadsCache } from './lib/clientCache.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeptDownloads } from './services/delivery/keptDownloads.js';
-import { KEPT_DOWNLOAD_IDLE_MS, KEPT_DOWNLOADS_BYTES, uploadLimitForTier } from './services/delivery/limits.js';
+import { uploadLimitForTier } from './services/delivery/limits.js';
 import { DiscordRest, isUnpacedRateLimit } from './services/delivery/rest.js';
 import { KieCallbacks } from './services/jobs/callbacks.js';
 import { SendLadder } from './services/delivery/send.js';
@@ -21,6 +22,7 @@ import { hdUpgrade, uhdUpgrade } from './services/delivery/upgradeKinds.js';
 import { JobMirror } from './services/delivery/mirror.js';
 import { MemberDefaultsStore } from './services/members/defaults.js';
 import { MediaFetchGuard } from './services/runtime/fetchGuard.js';
+import { MediaFolder, mediaRootFor } from './services/runtime/mediaFolder.js';
 import { CallbackServer, type CallbackHint } from './services/runtime/http.js';
 import { shardOfGuild } from './lib/shard.js';
 import { OpsServer } from './services/runtime/ops.js';
@@ -119,7 +121,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const guildSettings = new GuildSettingsStore(stores.guilds, logger);
   // Both ledgers span every server, so every process of the bot shares them (on Redis, atomically).
   const credits = new CreditBudget({
-    ledger: sharedLedgerOn(stores.quota, 'credits', logger),
+    ledger: sharedLedgerOn(stores, 'credits', logger),
     budget: config.credits.dailyBudget,
     prices: config.credits.prices,
     clock,
@@ -128,7 +130,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const daily =
     config.userDailyUnits === null
       ? null
-      : new UserDailyUnits(sharedLedgerOn(stores.quota, 'daily', logger), config.userDailyUnits, clock);
+      : new UserDailyUnits(sharedLedgerOn(stores, 'daily', logger), config.userDailyUnits, clock);
   const quota = new QuotaService({
     store: stores.quota,
     clock,
@@ -157,6 +159,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
     // Replaced by the resolved set at start; explicit so discord.js never reads SHARDS / SHARD_COUNT itself.
     shards: [0],
     shardCount: 1,
+    makeCache: guildsAndThreadsCache(),
     waitGuildTimeout: 2_000,
     rest: { api: config.discordApiBaseUrl, timeout: 120_000, rejectOnRateLimit: isUnpacedRateLimit },
     allowedMentions: { parse: [] },
@@ -181,10 +184,9 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
   const send = new SendLadder({ rest, clock, logger, guildUploadLimit });
   const mirror = new JobMirror({ rest, settings: guildSettings, store: stores.guilds, clock, logger });
   const downloads = new KeptDownloads({
-    download: (url, cap) => guard.fetch(url, 'video', cap),
+    download: (url, cap, file) => guard.download(url, 'video', cap, file),
+    folder: new MediaFolder({ root: mediaRootFor(config.store), logger }),
     clock,
-    maxBytes: KEPT_DOWNLOADS_BYTES,
-    idleMs: KEPT_DOWNLOAD_IDLE_MS,
   });
 
   const delivery = new DeliveryService({
@@ -333,7 +335,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
       return ops.port;
     },
     async start() {
-      await stores.ready;
+      await Promise.all([stores.ready, downloads.open()]);
       // Before anything asks Discord: `auto` is settled by our own GET /gateway/bot through client.rest.
       client.rest.setToken(config.discordToken);
       const set = await shards.resolve(() => recommendedShardCount(client.rest));
@@ -384,7 +386,7 @@ export function buildBot(config: Config, overrides: BotOverrides = {}): Bot {
         .catch((error: unknown) => logger.warn({ err: error }, 'could not release the store leases'));
       leases.stop();
       await bus?.close();
-      await stores.close();
+      await Promise.all([downloads.close(), stores.close()]);
       logger.info({}, 'stopped');
     },
   };

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CrashRig, type ChildBot } from './helpers/childBot.js';
 import { bodyOf, isOriginalEdit } from './helpers/harness.js';
 import type { InteractionHandle, RecordedRequest } from './helpers/loopbackDiscord.js';
+import { mediaFiles, mediaFolders } from './helpers/mediaFiles.js';
 
 /**
  * kill -9 of the compiled bot at each risky point of a job, then a restart on the same SQLite file: the
@@ -131,6 +132,32 @@ describe('crash and restart (real child processes, SIGKILL)', () => {
     expect(job?.state).toBe('delivered');
     expect(remaining).toBe(4);
     expect(rig.discord.requests.filter(isUpload)).toHaveLength(2);
+    expect(rig.messagesWithVideo(jobId)).toHaveLength(1);
+    expect(rig.restarts).toBe(1);
+  });
+
+  it('GIVEN kill -9 while the video uploads from its temporary file THEN the file outlives the process, and the next start removes it and delivers once', async () => {
+    rig = await CrashRig.start();
+    const first = await rig.spawnReady();
+    const isUpload = (r: RecordedRequest) =>
+      r.method === 'PATCH' && r.path.endsWith('/messages/@original') && r.files.length > 0;
+    rig.discord.holdResponses(isUpload);
+    const { jobId } = await prompt(first, 'a lighthouse keeper at dawn');
+    await rig.discord.waitForRequest(isUpload);
+    const uploading = await mediaFiles(rig.dir);
+    expect(uploading).toHaveLength(1);
+    expect(uploading[0]).toMatch(new RegExp(`-${String(first.pid)}/[^/]+\\.mp4$`));
+    await first.kill('SIGKILL');
+    expect(await mediaFiles(rig.dir)).toEqual(uploading);
+
+    const second = await rig.spawnReady();
+    expect(second.logs.find((l) => l.msg === 'removed media files left by a crash')).toMatchObject({ removed: 1 });
+    await second.waitForLog(delivered(jobId));
+    expect(await mediaFolders(rig.dir)).toEqual([expect.stringMatching(new RegExp(`-${String(second.pid)}$`))]);
+    expect(await mediaFiles(rig.dir)).toEqual([]);
+    await stopGracefully(second);
+
+    expect(await mediaFolders(rig.dir)).toEqual([]);
     expect(rig.messagesWithVideo(jobId)).toHaveLength(1);
     expect(rig.restarts).toBe(1);
   });

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { t } from '../../src/i18n/index.js';
 import type { JobRecord } from '../../src/services/jobs/record.js';
+import { mediaFiles } from './helpers/mediaFiles.js';
 import { startLoopbackServer, type LoopbackServer } from '../helpers/loopbackServer.js';
 import { OPTION } from './helpers/commands.js';
 import { bodyOf, isOriginalEdit, startHarness, type Harness, type HarnessOptions } from './helpers/harness.js';
@@ -85,6 +86,8 @@ describe('hostile media: every byte from outside is checked (DESIGN §7)', () =>
     // No button, no link, no text carries the URL.
     expect(JSON.stringify(sent.map(bodyOf))).not.toContain(url);
     expect(JSON.stringify(sent.map(bodyOf))).not.toContain(String(internal.port));
+    // Nothing of what was fetched is left on disk either.
+    expect(await mediaFiles(h.dir)).toEqual([]);
     return job;
   }
 

@@ -160,7 +160,7 @@ export function message(
   const attachments: APIAttachment[] = (options.files ?? []).map((file, index) => ({
     id: String(index),
     filename: file.name,
-    size: file.data.length,
+    size: file.data.size,
     url: `https://cdn.discord.test/${file.name}`,
     proxy_url: `https://media.discord.test/${file.name}`,
   }));

@@ -1,4 +1,4 @@
-import { MockAgent, type Interceptable, type MockCallHistoryLog } from 'undici';
+import { MockAgent, type Dispatcher, type Interceptable } from 'undici';
 import { vi, type Mock } from 'vitest';
 import type { Logger } from '../../src/logger.js';
 import type { Sleep } from '../../src/lib/clock.js';
@@ -13,6 +13,24 @@ export const KIE_TEST_KEY = 'kie-secret-key-5f3a9c1e7b2d4086';
 // The kie tests take the recorder from here with the rest of their harness.
 export { recordingLogger, type LogLine };
 
+/** One request as the client dispatched it (undici 6 has no MockAgent call history). */
+export interface RecordedCall {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly body: unknown;
+}
+
+function headersOf(headers: Dispatcher.DispatchOptions['headers']): Record<string, unknown> {
+  const entries: [string, unknown][] = [];
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) entries.push([String(headers[i]), headers[i + 1]]);
+  } else if (headers && typeof headers === 'object') {
+    entries.push(...Object.entries(headers));
+  }
+  return Object.fromEntries(entries.map(([name, value]) => [name.toLowerCase(), value]));
+}
+
 export interface KieHarness {
   agent: MockAgent;
   api: Interceptable;
@@ -23,14 +41,24 @@ export interface KieHarness {
   /** Another client on the same agent, sleep and logger, with some options changed. */
   makeClient(overrides?: Partial<KieClientOptions>): KieClient;
   /** Requests that reached the agent, in order. */
-  calls(): MockCallHistoryLog[];
+  calls(): RecordedCall[];
   /** Proves every interceptor was used, then closes the agent. */
   finish(): Promise<void>;
 }
 
 export function createKieHarness(overrides: Partial<KieClientOptions> = {}): KieHarness {
-  const agent = new MockAgent({ enableCallHistory: true });
+  const agent = new MockAgent();
   agent.disableNetConnect();
+  const recorded: RecordedCall[] = [];
+  const dispatcher = agent.compose((dispatch) => (options, handler) => {
+    recorded.push({
+      method: options.method,
+      path: options.path,
+      headers: headersOf(options.headers),
+      body: options.body,
+    });
+    return dispatch(options, handler);
+  });
   const sleep = vi.fn<Sleep>(() => Promise.resolve());
   const logger = recordingLogger();
   const clients: KieClient[] = [];
@@ -39,7 +67,7 @@ export function createKieHarness(overrides: Partial<KieClientOptions> = {}): Kie
       apiBaseUrl: KIE_API_ORIGIN,
       uploadBaseUrl: KIE_UPLOAD_ORIGIN,
       apiKey: KIE_TEST_KEY,
-      dispatcher: agent,
+      dispatcher,
       sleep,
       random: () => 0.5,
       logger,
@@ -58,7 +86,7 @@ export function createKieHarness(overrides: Partial<KieClientOptions> = {}): Kie
     logger,
     client: makeClient(),
     makeClient,
-    calls: () => agent.getCallHistory()?.calls() ?? [],
+    calls: () => [...recorded],
     finish: async () => {
       for (const client of clients) client.close();
       try {

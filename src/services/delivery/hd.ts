@@ -9,9 +9,9 @@ import type { HdResult } from '../kie/types.js';
 import { upgradeSpendId } from '../quota/credits.js';
 import type { QuotaScope } from '../quota/ledger.js';
 import { MediaRefusedError } from '../runtime/fetchGuard.js';
-import type { KeptDownloads } from './keptDownloads.js';
+import type { Attach, KeptDownloads } from './keptDownloads.js';
 import { TOKEN_LIFETIME_MS } from './limits.js';
-import type { SendLadder, SendTarget } from './send.js';
+import type { SendLadder, SendRequest, SendTarget } from './send.js';
 import { renderNotice } from './views.js';
 
 export const HD_MAX_WAIT_MS = 10 * 60_000;
@@ -296,18 +296,14 @@ export class UpgradeService {
     const { name, maxWaitMs, pollIntervalMs } = this.#kind;
     const text = TEXT[name];
     const locale = hd.locale ?? job.locale;
-    const outcome = await this.deps.send.send({
+    const request = (attach: Attach | null): SendRequest => ({
       target: targetOf(job, hd),
       view: ({ attached, limitBytes }) => {
         if (url === null) return renderNotice(locale, text[failure]);
         if (attached) return renderNotice(locale, text.file);
         return renderNotice(locale, text.tooLarge, { limit: formatBytes(limitBytes), url });
       },
-      ...(url === null
-        ? {}
-        : {
-            file: (limitBytes: number) => this.deps.downloads.attachment(url, limitBytes, `veo-${job.id}-${name}.mp4`),
-          }),
+      ...(attach === null ? {} : { file: (limitBytes: number) => attach(limitBytes, `veo-${job.id}-${name}.mp4`) }),
       onTokenDead: () =>
         this.deps.jobs.update(job.id, (j) => {
           const current = upgradeOf(j, name);
@@ -315,8 +311,12 @@ export class UpgradeService {
         }),
       logFields: { jobId: job.id },
     });
+    const outcome =
+      url === null
+        ? await this.deps.send.send(request(null))
+        : await this.deps.downloads.using(url, (attach) => this.deps.send.send(request(attach)));
     if (url !== null && outcome.kind === 'transient' && outcome.error instanceof MediaRefusedError) {
-      this.deps.downloads.release(url);
+      await this.deps.downloads.release(url);
       this.deps.logger.warn(
         { jobId: job.id, reason: outcome.error.reason, host: outcome.error.host },
         `${this.#label} URL refused by the media fetch guard; nothing posted`,
@@ -335,7 +335,7 @@ export class UpgradeService {
     if (outcome.kind === 'undeliverable') {
       this.deps.logger.warn({ jobId: job.id, reason: outcome.reason }, `could not show the ${this.#label} result`);
     }
-    if (url !== null) this.deps.downloads.release(url);
+    if (url !== null) await this.deps.downloads.release(url);
     await this.deps.jobs.update(job.id, (j) => {
       const current = upgradeOf(j, name);
       return current ? withUpgrade(j, name, { ...current, state: url ? 'ready' : 'failed', url, token: null }) : j;

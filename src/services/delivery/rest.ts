@@ -8,8 +8,8 @@ import {
   type APIEmbed,
   type APIMessage,
   type RateLimitData,
-  type RawFile,
   type REST,
+  type RequestData,
 } from 'discord.js';
 
 /** A message as the bot sends it, independent of which endpoint carries it. */
@@ -67,10 +67,11 @@ export function isUnpacedRateLimit(limit: Pick<RateLimitData, 'retryAfter'>): bo
   return limit.retryAfter <= 0;
 }
 
+/** A file to attach; its Blob is read when the request is sent, again for each retry. */
 export interface OutgoingFile {
   readonly name: string;
-  readonly data: Buffer;
-  readonly contentType: string;
+  /** Usually file-backed (`fs.openAsBlob`), so an upload never holds the video in memory. */
+  readonly data: Blob;
 }
 
 export interface SendOptions {
@@ -100,15 +101,20 @@ function toBody(view: MessageView, options: SendOptions): Record<string, unknown
   return body;
 }
 
-function toRawFiles(options: SendOptions): RawFile[] | undefined {
+/**
+ * The request's body: JSON, or with files a multipart form of `payload_json` and the Blobs themselves,
+ * passed through (@discordjs/rest would copy each file into a new in-memory Blob). Its rate-limit queue
+ * and retries are the same either way; a retry sends the same form, which reads the Blobs again.
+ */
+function toRequest(view: MessageView, options: SendOptions): Pick<RequestData, 'body' | 'passThroughBody'> {
+  const body = toBody(view, options);
   const files = options.files ?? [];
-  if (files.length === 0) return undefined;
-  return files.map((file, index) => ({
-    name: file.name,
-    data: file.data,
-    contentType: file.contentType,
-    key: `files[${index}]`,
-  }));
+  if (files.length === 0) return { body };
+  // The global FormData, not undici's: @discordjs/rest passes a body through only if `instanceof FormData`.
+  const form = new FormData();
+  form.append('payload_json', JSON.stringify(body));
+  for (const [index, file] of files.entries()) form.append(`files[${String(index)}]`, file.data, file.name);
+  return { body: form, passThroughBody: true };
 }
 
 /**
@@ -123,8 +129,7 @@ export class DiscordRest {
 
   async editOriginal(token: string, view: MessageView, options: SendOptions = {}): Promise<APIMessage> {
     return (await this.rest.patch(Routes.webhookMessage(this.applicationId, token, '@original'), {
-      body: toBody(view, { ...options, ephemeral: false }),
-      files: toRawFiles(options),
+      ...toRequest(view, { ...options, ephemeral: false }),
       auth: false,
     })) as APIMessage;
   }
@@ -137,8 +142,7 @@ export class DiscordRest {
 
   async followUp(token: string, view: MessageView, options: SendOptions = {}): Promise<APIMessage> {
     return (await this.rest.post(Routes.webhook(this.applicationId, token), {
-      body: toBody(view, { ...options, nonce: undefined }),
-      files: toRawFiles(options),
+      ...toRequest(view, { ...options, nonce: undefined }),
       query: new URLSearchParams({ wait: 'true' }),
       auth: false,
     })) as APIMessage;
@@ -151,15 +155,13 @@ export class DiscordRest {
     options: SendOptions = {},
   ): Promise<APIMessage> {
     return (await this.rest.patch(Routes.channelMessage(channelId, messageId), {
-      body: toBody(view, { ...options, ephemeral: false, nonce: undefined }),
-      files: toRawFiles(options),
+      ...toRequest(view, { ...options, ephemeral: false, nonce: undefined }),
     })) as APIMessage;
   }
 
   async postChannelMessage(channelId: string, view: MessageView, options: SendOptions = {}): Promise<APIMessage> {
     return (await this.rest.post(Routes.channelMessages(channelId), {
-      body: toBody(view, { ...options, ephemeral: false }),
-      files: toRawFiles(options),
+      ...toRequest(view, { ...options, ephemeral: false }),
     })) as APIMessage;
   }
 

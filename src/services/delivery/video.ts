@@ -84,14 +84,16 @@ export class DeliveryService {
       const url = job.resultUrls[0];
       if (!url) return { kind: 'undeliverable', job, reason: 'no result URL' };
       const unitsLeft = await this.deps.unitsLeft(job).catch(() => null);
-      const { outcome, job: current } = await this.#send(job, {
-        view: ({ attached, limitBytes }) => renderResult(job, { attached, limitBytes, unitsLeft }),
-        file: (limitBytes) => this.deps.downloads.attachment(url, limitBytes, `veo-${job.id}.mp4`),
-        beforePost: (post) => this.#beforePost(job, post),
-        refusedNotice: renderNotice(job.locale, 'result.undeliverable', { url }),
-      });
+      const { outcome, job: current } = await this.deps.downloads.using(url, (attach) =>
+        this.#send(job, {
+          view: ({ attached, limitBytes }) => renderResult(job, { attached, limitBytes, unitsLeft }),
+          file: (limitBytes) => attach(limitBytes, `veo-${job.id}.mp4`),
+          beforePost: (post) => this.#beforePost(job, post),
+          refusedNotice: renderNotice(job.locale, 'result.undeliverable', { url }),
+        }),
+      );
       if (outcome.kind === 'transient' && outcome.error instanceof MediaRefusedError) {
-        this.deps.downloads.release(url);
+        await this.deps.downloads.release(url);
         this.deps.logger.warn(
           { jobId: job.id, reason: outcome.error.reason, host: outcome.error.host },
           'result URL refused by the media fetch guard; nothing posted',
@@ -100,7 +102,7 @@ export class DeliveryService {
       }
       // The file is kept for the next attempt only while one may come.
       if (outcome.kind === 'transient') return { kind: 'retry', job: current, error: outcome.error };
-      this.deps.downloads.release(url);
+      await this.deps.downloads.release(url);
       if (outcome.kind === 'undeliverable') return { kind: 'undeliverable', job: current, reason: outcome.reason };
       await this.#mention(current, outcome);
       return { kind: 'delivered', job: current, messageId: outcome.messageId };

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import KeyvRedis from '@keyv/redis';
-import type Keyv from 'keyv';
 import type { Logger } from '../../logger.js';
+import type { ScriptHost, Stores } from '../runtime/store.js';
 import { HOUR_MS } from './ledger.js';
 import {
   KeyvSharedLedger,
@@ -13,11 +12,8 @@ import {
   type Spend,
 } from './shared.js';
 
-/** What the ledger needs of a node-redis client (the one @keyv/redis connected: `getClient()`). */
-export interface RedisScripting {
-  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-}
+/** What the ledger needs of a node-redis client (the one @keyv/redis connected). */
+export type RedisScripting = Pick<ScriptHost, 'evalSha' | 'eval'>;
 
 // An open spend is one field of the family's open hash: id -> "sub|amount|at|state|owner".
 const PARSE = `local function parse(v)
@@ -231,16 +227,15 @@ export class RedisSharedLedger implements SharedLedger {
 }
 
 /**
- * The shared ledger of `family` on the store behind the quota namespace: Lua scripts on Redis (several
- * processes), the in-process lock on SQLite (one process per store).
+ * The shared ledger of `family` on the store behind the quota namespace: Lua scripts on its Redis
+ * connection (several processes), the in-process lock on SQLite (one process per store).
  */
-export function sharedLedgerOn(store: Keyv, family: string, logger: Logger): SharedLedger {
-  const adapter: unknown = store.store;
-  if (!(adapter instanceof KeyvRedis)) return new KeyvSharedLedger(family, store, logger);
-  const redis = adapter as KeyvRedis<unknown>;
-  const client: RedisScripting = {
-    evalSha: async (sha1, options) => (await redis.getClient()).evalSha(sha1, options),
-    eval: async (script, options) => (await redis.getClient()).eval(script, options),
-  };
-  return new RedisSharedLedger(client, redis.namespace ?? '', family);
+export function sharedLedgerOn(
+  stores: Pick<Stores, 'quota' | 'scripts'>,
+  family: string,
+  logger: Logger,
+): SharedLedger {
+  const scripts = stores.scripts?.('quota');
+  if (!scripts) return new KeyvSharedLedger(family, stores.quota, logger);
+  return new RedisSharedLedger(scripts, scripts.namespace, family);
 }

@@ -1,7 +1,15 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { declaredLength, DownloadError, readCapped, type DownloadResult } from '../../lib/download.js';
+import {
+  declaredLength,
+  DownloadError,
+  readCapped,
+  writeCapped,
+  type CappedReadOptions,
+  type DownloadResult,
+  type FileDownloadResult,
+} from '../../lib/download.js';
 import { isMp4, sniffImageType, SNIFF_BYTES } from '../../lib/mediaType.js';
 import { USER_AGENT } from '../../version.js';
 import { bareHost, isPublicAddress } from './addresses.js';
@@ -78,7 +86,31 @@ export class MediaFetchGuard {
    * MediaRefusedError for a URL or body that must not be used, DownloadError for an HTTP or network failure.
    */
   async fetch(url: string, kind: MediaKind, capBytes: number): Promise<DownloadResult> {
-    const cap = Math.min(capBytes, this.options.maxBytes[kind]);
+    const { body, read, host } = await this.#open(url, kind, capBytes);
+    const got = await consumed(() => readCapped(body, read));
+    if (got.kind === 'unexpected') throw new MediaRefusedError('not_media', host);
+    if (got.kind === 'too_large') return got;
+    const contentType = kind === 'video' ? 'video/mp4' : sniffImageType(got.data);
+    return { kind: 'ok', data: got.data, contentType };
+  }
+
+  /**
+   * The same fetch, streamed into `file` (created owner-only), so memory does not grow with the size;
+   * whatever fails or is refused leaves no file behind.
+   */
+  async download(url: string, kind: MediaKind, capBytes: number, file: string): Promise<FileDownloadResult> {
+    const { body, read, host } = await this.#open(url, kind, capBytes);
+    const got = await consumed(() => writeCapped(body, file, read));
+    if (got.kind === 'unexpected') throw new MediaRefusedError('not_media', host);
+    return got.kind === 'ok' ? { kind: 'ok', file, bytes: got.bytes } : got;
+  }
+
+  /** Follows the checked hops to a 2xx answer: its body, and how to read it (the cap, the head check). */
+  async #open(
+    url: string,
+    kind: MediaKind,
+    capBytes: number,
+  ): Promise<{ body: Dispatcher.ResponseData['body']; read: CappedReadOptions; host: string }> {
     const signal = AbortSignal.timeout(this.#timeoutMs);
     let current = parseUrl(url);
     for (let redirects = 0; ; redirects++) {
@@ -97,21 +129,12 @@ export class MediaFetchGuard {
         await body.dump().catch(() => undefined);
         throw new DownloadError(`download answered HTTP ${statusCode}`, statusCode);
       }
-      let read;
-      try {
-        read = await readCapped(body, {
-          capBytes: cap,
-          declaredBytes: declaredLength(headers['content-length']),
-          head: { bytes: SNIFF_BYTES, accept: accepts[kind] },
-        });
-      } catch (error) {
-        if (error instanceof DownloadError) throw error;
-        throw new DownloadError(`download interrupted: ${nameOf(error)}`, null, { cause: error });
-      }
-      if (read.kind === 'unexpected') throw new MediaRefusedError('not_media', current.hostname);
-      if (read.kind === 'too_large') return read;
-      const contentType = kind === 'video' ? 'video/mp4' : sniffImageType(read.data);
-      return { kind: 'ok', data: read.data, contentType };
+      const read = {
+        capBytes: Math.min(capBytes, this.options.maxBytes[kind]),
+        declaredBytes: declaredLength(headers['content-length']),
+        head: { bytes: SNIFF_BYTES, accept: accepts[kind] },
+      };
+      return { body, read, host: current.hostname };
     }
   }
 
@@ -177,6 +200,16 @@ function parseUrl(text: string, base?: URL): URL {
   if (url.username !== '' || url.password !== '') throw new MediaRefusedError('bad_url', url.hostname);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new MediaRefusedError('not_https', null);
   return url;
+}
+
+/** A body that broke off mid-way is a download failure (transient), whatever the stream threw. */
+async function consumed<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof DownloadError) throw error;
+    throw new DownloadError(`download interrupted: ${nameOf(error)}`, null, { cause: error });
+  }
 }
 
 function nameOf(error: unknown): string {

@@ -5,6 +5,7 @@ import { silentLogger } from '../../../../src/logger.js';
 import { UpgradeService, type HdClick } from '../../../../src/services/delivery/hd.js';
 import { hdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
+import { MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { DEFAULT_UPLOAD_LIMIT, MiB, TOKEN_LIFETIME_MS } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import type { JobRecord } from '../../../../src/services/jobs/record.js';
@@ -27,6 +28,7 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
   let fetches: number[];
   let download: () => Promise<DownloadResult>;
   let kieCalls: number;
+  let folder: MemoryFolder;
 
   beforeEach(() => {
     vi.useFakeTimers();
@@ -38,6 +40,7 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
     fetches = [];
     download = async () => ({ kind: 'ok', data: Buffer.alloc(3 * MiB), contentType: 'video/mp4' });
     kieCalls = 0;
+    folder = new MemoryFolder();
     const kie = {
       get1080p: async (): Promise<HdResult> => {
         kieCalls += 1;
@@ -51,10 +54,11 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
       jobs,
       send: new SendLadder({ rest, clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
-        download: async (_, cap) => {
+        download: folder.writes(async (_, cap) => {
           fetches.push(cap);
           return download();
-        },
+        }),
+        folder,
         clock,
         maxBytes: 64 * MiB,
         idleMs: 60 * 60_000,

@@ -4,6 +4,7 @@ import { silentLogger } from '../../../../src/logger.js';
 import { UpgradeService } from '../../../../src/services/delivery/hd.js';
 import { hdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
 import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
+import { MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { MiB } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
@@ -35,6 +36,7 @@ describe('1080P and the bot’s credit budget', () => {
       clock,
     });
     kieAnswers = [];
+    const folder = new MemoryFolder();
     const kie = {
       get1080p: async (): Promise<HdResult> => {
         const answer = kieAnswers.shift() ?? { state: 'ready', url: 'https://files.test/hd.mp4' };
@@ -47,7 +49,8 @@ describe('1080P and the bot’s credit budget', () => {
       jobs,
       send: new SendLadder({ rest: new FakeRest(), clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
-        download: async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' }),
+        download: folder.writes(async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' })),
+        folder,
         clock,
         maxBytes: 64 * MiB,
         idleMs: 60 * 60_000,

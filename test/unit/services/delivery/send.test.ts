@@ -50,7 +50,7 @@ function resultView(form: MessageForm): MessageView {
   };
 }
 
-const video: OutgoingFile = { name: 'veo-job1.mp4', data: Buffer.alloc(1024), contentType: 'video/mp4' };
+const video: OutgoingFile = { name: 'veo-job1.mp4', data: new Blob([Buffer.alloc(1024)], { type: 'video/mp4' }) };
 const notice: MessageView = { content: 'told', embeds: [], components: [], allowedMentions: { parse: [] } };
 
 describe('SendLadder (DESIGN §4: token -> bot-token edit -> new post or DM)', () => {

@@ -11,6 +11,7 @@ import { JobStore } from '../../../../src/services/jobs/store.js';
 import type { HdResult } from '../../../../src/services/kie/types.js';
 import type { QuotaScope } from '../../../../src/services/quota/ledger.js';
 import { FakeRest } from '../../../helpers/fakeRest.js';
+import { MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { makeJob } from '../../../helpers/jobs.js';
 
 const POLL = 30_000;
@@ -67,12 +68,14 @@ describe('the 4K upgrade (DESIGN §5): its charge, a restart, and kie callbacks'
         return answer;
       },
     };
+    const folder = new MemoryFolder();
     const made = new UpgradeService({
       kind: uhdUpgrade(kie, POLL, quota, (jobId) => `https://veo.example/kie/callback?job=${jobId}`),
       jobs,
       send: new SendLadder({ rest, clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
       downloads: new KeptDownloads({
-        download: async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' }),
+        download: folder.writes(async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' })),
+        folder,
         clock,
         maxBytes: 64 * MiB,
         idleMs: 60 * 60_000,

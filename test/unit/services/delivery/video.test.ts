@@ -13,6 +13,7 @@ import type { JobRecord } from '../../../../src/services/jobs/record.js';
 import { MediaRefusedError } from '../../../../src/services/runtime/fetchGuard.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
 import { makeJob } from '../../../helpers/jobs.js';
+import { MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { Codes, discordError, FakeRest, httpError, message } from '../../../helpers/fakeRest.js';
 
 const URL = 'https://files.test/result.mp4';
@@ -22,6 +23,7 @@ describe('DeliveryService over the send ladder', () => {
   let rest: FakeRest;
   let jobs: JobStore;
   let downloads: KeptDownloads;
+  let folder: MemoryFolder;
   let delivery: DeliveryService;
   let now: number;
   let fetches: Array<{ url: string; cap: number }>;
@@ -34,11 +36,13 @@ describe('DeliveryService over the send ladder', () => {
     jobs = new JobStore(new Keyv(), clock);
     fetches = [];
     answer = async () => ({ kind: 'ok', data: Buffer.alloc(2 * MiB), contentType: 'video/mp4' });
+    folder = new MemoryFolder();
     downloads = new KeptDownloads({
-      download: async (url, cap) => {
+      download: folder.writes(async (url, cap) => {
         fetches.push({ url, cap });
         return answer();
-      },
+      }),
+      folder,
       clock,
       maxBytes: 64 * MiB,
       idleMs: 60 * 60_000,
@@ -99,8 +103,9 @@ describe('DeliveryService over the send ladder', () => {
 
     expect((await delivery.deliver(job)).kind).toBe('delivered');
     expect(fetches).toHaveLength(1);
-    expect(rest.of('editOriginal').map((e) => e.options.files?.[0]?.data.length)).toEqual([2 * MiB, 2 * MiB, 2 * MiB]);
+    expect(rest.of('editOriginal').map((e) => e.options.files?.[0]?.data.size)).toEqual([2 * MiB, 2 * MiB, 2 * MiB]);
     expect(downloads.bytes).toBe(0);
+    expect(folder.files.size).toBe(0);
   });
 
   it('GIVEN a refused body twice (a link button Discord rejects) THEN the job is undeliverable at once, the member told', async () => {

@@ -527,9 +527,10 @@ describe('KieClient.uploadFile and credits', () => {
     const form = sent as FormData;
     const file = form.get('file');
     expect(file).toBeInstanceOf(File);
-    expect((file as File).name).toBe('cat.png');
-    expect((file as File).type).toBe('image/png');
-    expect(new Uint8Array(await (file as File).arrayBuffer())).toEqual(bytes);
+    if (file === null || typeof file === 'string') throw new Error('no file part');
+    expect(file.name).toBe('cat.png');
+    expect(file.type).toBe('image/png');
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(bytes);
     expect(form.get('uploadPath')).toBe('veo-bot');
     expect(form.get('fileName')).toBe('cat.png');
     expect(kie.calls()[0]?.headers).not.toHaveProperty('content-type', 'application/json');

@@ -27,7 +27,7 @@ describe.each(durableBackends)('shared ledger on $name', (backend) => {
     const stores = openStores(location);
     opened.push(stores);
     await stores.ready;
-    return sharedLedgerOn(stores.quota, family, silentLogger);
+    return sharedLedgerOn(stores, family, silentLogger);
   }
 
   /** Two processes on Redis (two instances, two connections); the one process of a SQLite store. */

@@ -1,3 +1,6 @@
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Agent, MockAgent } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DownloadError } from '../../../../src/lib/download.js';
@@ -224,6 +227,67 @@ describe('MediaFetchGuard against loopback servers (what crosses the wire)', () 
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DownloadError);
       expect(error).toMatchObject({ status, transient });
+    });
+  });
+  describe('download into a file (videos: memory does not grow with the size)', () => {
+    let dir: string;
+
+    beforeEach(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'veo-guard-'));
+    });
+
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const left = async () => readdir(dir);
+
+    it('GIVEN an mp4 THEN exactly its bytes are in a new owner-only file', async () => {
+      const mp4 = fakeMp4(70_000);
+      cdn.handler = (_, res) => res.writeHead(200).end(mp4);
+      const file = path.join(dir, 'a.mp4');
+      expect(await guard().download(`${cdn.origin}/a.mp4`, 'video', MiB, file)).toEqual({
+        kind: 'ok',
+        file,
+        bytes: mp4.length,
+      });
+      expect((await readFile(file)).equals(mp4)).toBe(true);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+    });
+
+    it('GIVEN HTML served as video/mp4, a body past the cap, a declared length past it, a cut connection THEN no file is left', async () => {
+      const file = path.join(dir, 'v.mp4');
+      cdn.handler = (_, res) => void streamBody(res, 64 * MiB, Buffer.from('<!doctype html><html>'));
+      expect((await refusal(guard().download(`${cdn.origin}/html`, 'video', 128 * MiB, file))).reason).toBe(
+        'not_media',
+      );
+      cdn.handler = (_, res) => void streamBody(res, 64 * MiB, fakeMp4(64));
+      expect(await guard().download(`${cdn.origin}/long`, 'video', MiB, file)).toEqual({ kind: 'too_large' });
+      cdn.handler = (_, res) => res.writeHead(200, { 'content-length': String(2 * MiB) }).end();
+      expect(await guard().download(`${cdn.origin}/declared`, 'video', MiB, file)).toEqual({ kind: 'too_large' });
+      cdn.handler = (_, res) => {
+        res.writeHead(200, { 'content-length': '20000' });
+        res.write(fakeMp4(500));
+        setImmediate(() => res.socket?.destroy());
+      };
+      const error = await guard()
+        .download(`${cdn.origin}/cut`, 'video', MiB, file)
+        .catch((e: unknown) => e);
+      expect(error).toMatchObject({ status: null, transient: true });
+      expect(await left()).toEqual([]);
+    });
+
+    it('GIVEN a 256 MB video THEN it reaches the file while RSS grows by far less than its size', async () => {
+      cdn.handler = (_, res) => void streamBody(res, 256 * MiB, fakeMp4(64));
+      const before = process.memoryUsage.rss();
+      let peak = before;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 5);
+      const file = path.join(dir, 'big.mp4');
+      const large = guard({ maxBytes: { video: 512 * MiB, image: MiB } });
+      const result = await large.download(`${cdn.origin}/big`, 'video', 512 * MiB, file);
+      clearInterval(sampler);
+      expect(result).toMatchObject({ kind: 'ok', bytes: (await stat(file)).size });
+      expect((peak - before) / MiB).toBeLessThan(96);
     });
   });
 });
