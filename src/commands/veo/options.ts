@@ -7,6 +7,7 @@ import {
 } from 'discord.js';
 import { UserFacingError } from '../../errors.js';
 import { isVeoModel, VEO_MODELS, type VeoModel } from '../../lib/models.js';
+import type { AspectRatio } from '../../services/kie/types.js';
 import type { MemberDefaults } from '../../services/members/defaults.js';
 import type { CommandDeps } from '../types.js';
 import { ackBudget } from './accept.js';
@@ -48,6 +49,24 @@ export const sharedOptions: {
     description: 'Only you see the progress and the video',
   },
 };
+
+/** The `aspect` option of the subcommands with no picture to follow (`/veo animate` has its own, with Auto). */
+export const landscapeOrPortrait: APIApplicationCommandStringOption = {
+  type: ApplicationCommandOptionType.String,
+  name: 'aspect',
+  description: 'Aspect ratio (default 16:9)',
+  choices: [
+    { name: '16:9 landscape', value: '16:9' },
+    { name: '9:16 portrait', value: '9:16' },
+  ],
+};
+
+const LANDSCAPE_OR_PORTRAIT: ReadonlySet<string> = new Set<AspectRatio>(['16:9', '9:16']);
+
+/** The aspect given or defaulted when it is one of landscapeOrPortrait's (a member's default may be Auto), else 16:9. */
+export function landscapeOrPortraitOf(shared: SharedValues): AspectRatio {
+  return shared.aspect !== null && LANDSCAPE_OR_PORTRAIT.has(shared.aspect) ? (shared.aspect as AspectRatio) : '16:9';
+}
 
 export interface SharedValues {
   readonly prompt: string;

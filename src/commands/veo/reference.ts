@@ -5,10 +5,9 @@ import {
   type ChatInputCommandInteraction,
 } from 'discord.js';
 import type { VeoModel } from '../../lib/models.js';
-import type { AspectRatio } from '../../services/kie/types.js';
 import type { CommandDeps } from '../types.js';
 import { acceptJob } from './accept.js';
-import { readSharedOptions, sharedOptions } from './options.js';
+import { landscapeOrPortrait, landscapeOrPortraitOf, readSharedOptions, sharedOptions } from './options.js';
 import { queueWithPictures, readPictures } from './pictures.js';
 
 /** kie makes REFERENCE_2_VIDEO with Veo 3.1 Fast only (kie-veo-api.md §1; DESIGN §6). */
@@ -34,29 +33,18 @@ export const referenceSubcommand = {
     referenceOption('image', 'A picture of what the video should show; Veo 3.1 Fast only (JPEG, PNG or WebP)', true),
     referenceOption('image2', 'A second reference picture (JPEG, PNG or WebP)'),
     referenceOption('image3', 'A third reference picture (JPEG, PNG or WebP)'),
-    {
-      type: ApplicationCommandOptionType.String,
-      name: 'aspect',
-      description: 'Aspect ratio (default 16:9)',
-      choices: [
-        { name: '16:9 landscape', value: '16:9' },
-        { name: '9:16 portrait', value: '9:16' },
-      ],
-    },
+    landscapeOrPortrait,
     sharedOptions.seed,
     sharedOptions.private,
   ],
 } satisfies APIApplicationCommandSubcommandOption;
-
-const ASPECTS: ReadonlySet<string> = new Set<AspectRatio>(['16:9', '9:16']);
 
 /** `/veo reference`: each picture checked and re-hosted exactly as `/veo animate`'s, then REFERENCE_2_VIDEO. */
 export async function executeReference(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> {
   const attachments = readPictures(interaction, IMAGE_OPTIONS, deps.config.maxImageBytes);
   // The member's default model does not apply: kie makes reference videos with veo3_fast only.
   const shared = await readSharedOptions(interaction, deps);
-  const aspectRatio: AspectRatio =
-    shared.aspect !== null && ASPECTS.has(shared.aspect) ? (shared.aspect as AspectRatio) : '16:9';
+  const aspectRatio = landscapeOrPortraitOf(shared);
   const job = await acceptJob(interaction, deps, {
     options: {
       prompt: shared.prompt,
