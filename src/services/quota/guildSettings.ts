@@ -69,14 +69,25 @@ export interface ChangeResult {
   settings: GuildSettings;
 }
 
+/** Past this many servers the least recently stored settings are read from the store again. */
+const SETTINGS_CACHE_SIZE = 10_000;
+
 /**
  * One server's settings in Keyv namespace `guilds` (key = guild id). Only what an admin changed is stored,
  * so everything else follows the environment defaults, even when those change later.
+ *
+ * This process is the only writer of its servers' settings (it owns their shards, DESIGN §8), so what it
+ * last read or wrote is what the store holds: every job reads them several times before its
+ * acknowledgement, inside the server's quota lock too, and a store round trip each time queued a
+ * burst's acknowledgements behind one another.
  */
 export class GuildSettingsStore {
   readonly #store: Keyv;
   readonly #logger: Logger;
   readonly #lock = new KeyedLock();
+  readonly #cache = new Map<string, GuildSettings>();
+  /** Moves before and after every write, so a read that overlapped one never caches what it saw. */
+  #writes = 0;
 
   /** `store` is a Keyv on namespace `guilds` with its own adapter, created with `throwOnErrors: true`. */
   constructor(store: Keyv, logger: Logger = silentLogger) {
@@ -84,7 +95,17 @@ export class GuildSettingsStore {
     this.#logger = logger;
   }
 
+  /** A copy: callers may change what they get without touching the cache. */
   async get(guildId: string): Promise<GuildSettings> {
+    const cached = this.#cache.get(guildId);
+    if (cached) return structuredClone(cached);
+    const writes = this.#writes;
+    const settings = await this.#read(guildId);
+    if (writes === this.#writes) this.#remember(guildId, settings);
+    return structuredClone(settings);
+  }
+
+  async #read(guildId: string): Promise<GuildSettings> {
     const raw: unknown = await this.#store.get(guildId);
     if (raw === undefined || raw === null) return {};
     const parsed = settingsSchema.safeParse(raw);
@@ -92,6 +113,15 @@ export class GuildSettingsStore {
     // A damaged value must not stop a server from working; the defaults apply until an admin sets it again.
     this.#logger.error({ guildId }, 'guild settings unreadable; using the defaults');
     return {};
+  }
+
+  #remember(guildId: string, settings: GuildSettings): void {
+    this.#cache.delete(guildId);
+    this.#cache.set(guildId, settings);
+    if (this.#cache.size > SETTINGS_CACHE_SIZE) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
   }
 
   changeLimits(guildId: string, change: LimitsChange, accept: Accept = () => true): Promise<ChangeResult> {
@@ -173,8 +203,16 @@ export class GuildSettingsStore {
       const current = await this.get(guildId);
       const next = compact(change(current));
       if (!accept(next)) return { ok: false, settings: current };
-      if (Object.keys(next).length === 0) await this.#store.delete(guildId);
-      else if (!(await this.#store.set(guildId, next))) throw new Error('guild settings write failed');
+      // A write that fails (or times out and lands later) leaves nothing cached: the next read asks the store.
+      this.#cache.delete(guildId);
+      this.#writes++;
+      try {
+        if (Object.keys(next).length === 0) await this.#store.delete(guildId);
+        else if (!(await this.#store.set(guildId, next))) throw new Error('guild settings write failed');
+      } finally {
+        this.#writes++;
+      }
+      this.#remember(guildId, structuredClone(next));
       return { ok: true, settings: next };
     });
   }

@@ -96,6 +96,9 @@ interface LedgerTurn {
 }
 
 /** The per-member ledger of DESIGN §8, beside each server's shared 24 h ledger. */
+/** A ledger to write: its key, its value, the window it prunes by. */
+type LedgerWrite = readonly [key: string, ledger: Ledger, windowMs: number];
+
 export class QuotaService {
   readonly #ledgers: LedgerStore;
   readonly #clock: Clock;
@@ -169,14 +172,14 @@ export class QuotaService {
       }
 
       const entry: LedgerEntry = { jobId, units: cost, at: now, state: 'held', open: true };
+      ledger.entries.push(entry);
+      const writes: LedgerWrite[] = [[usageKey(scope), ledger, rules.windowMs]];
+      if (serverLedger && scope.guildId !== null) {
+        serverLedger.entries.push({ ...entry });
+        writes.push([serverKey(scope.guildId), serverLedger, SERVER_WINDOW_MS]);
+      }
       try {
-        // The server ledger is written first: a crash between the writes then over-counts the server, never under.
-        if (serverLedger && scope.guildId !== null) {
-          serverLedger.entries.push({ ...entry });
-          await this.#ledgers.write(serverKey(scope.guildId), serverLedger, now, SERVER_WINDOW_MS);
-        }
-        ledger.entries.push(entry);
-        await this.#ledgers.write(usageKey(scope), ledger, now, rules.windowMs);
+        await this.#writeAll(writes, now);
       } catch (error) {
         await this.#daily?.refund(scope.userId, jobId);
         throw error;
@@ -316,15 +319,30 @@ export class QuotaService {
     return this.#withLedger(scope, usageKey(scope), async ({ ledger, rules, now }) => {
       const entry = ledger.entries.find((e) => e.jobId === jobId);
       if (!entry || !change(entry)) return false;
+      const writes: LedgerWrite[] = [[usageKey(scope), ledger, rules.windowMs]];
       if (scope.guildId !== null) {
         // The server's twin follows even when the server has since dropped its budget.
         const server = await this.#ledgers.read(serverKey(scope.guildId));
         const twin = server.entries.find((e) => e.jobId === jobId);
-        if (twin && change(twin)) await this.#ledgers.write(serverKey(scope.guildId), server, now, SERVER_WINDOW_MS);
+        if (twin && change(twin)) writes.push([serverKey(scope.guildId), server, SERVER_WINDOW_MS]);
       }
-      await this.#ledgers.write(usageKey(scope), ledger, now, rules.windowMs);
+      await this.#writeAll(writes, now);
       return true;
     });
+  }
+
+  /**
+   * A member's ledger and its server's twin, written together: each write was a store round trip inside
+   * the server's lock, which a burst in one server queues behind. A crash between them is safe in any
+   * order, since reconcile settles every ledger on its own by the job's fate. Both settle before the
+   * lock is let go, so no later change can overtake one of them.
+   */
+  async #writeAll(writes: readonly LedgerWrite[], now: number): Promise<void> {
+    const results = await Promise.allSettled(
+      writes.map(([key, ledger, windowMs]) => this.#ledgers.write(key, ledger, now, windowMs)),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Runs `fn` under the scope's lock with the ledger at `key` and the rules in force for the scope. */
