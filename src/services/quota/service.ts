@@ -95,10 +95,10 @@ interface LedgerTurn {
   now: number;
 }
 
-/** The per-member ledger of DESIGN §8, beside each server's shared 24 h ledger. */
 /** A ledger to write: its key, its value, the window it prunes by. */
 type LedgerWrite = readonly [key: string, ledger: Ledger, windowMs: number];
 
+/** The per-member ledger of DESIGN §8, beside each server's shared 24 h ledger. */
 export class QuotaService {
   readonly #ledgers: LedgerStore;
   readonly #clock: Clock;
