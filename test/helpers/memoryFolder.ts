@@ -1,5 +1,7 @@
 import type { DownloadResult, FileDownloadResult } from '../../src/lib/download.js';
-import type { Download, FileFolder } from '../../src/services/delivery/keptDownloads.js';
+import type { Clock } from '../../src/lib/clock.js';
+import { MiB } from '../../src/services/delivery/limits.js';
+import { KeptDownloads, type Download, type FileFolder } from '../../src/services/delivery/keptDownloads.js';
 
 /** A media folder in memory, for unit tests of the delivery services (the real one is tested on disk). */
 export class MemoryFolder implements FileFolder {
@@ -38,4 +40,13 @@ export class MemoryFolder implements FileFolder {
       return { kind: 'ok', file, bytes: result.data.length };
     };
   }
+}
+
+/** KeptDownloads over `folder` fetching with `answer`: 64 MiB kept, an hour idle, as the delivery unit tests use it. */
+export function keptInMemory(
+  folder: MemoryFolder,
+  clock: Clock,
+  answer: (url: string, capBytes: number) => Promise<DownloadResult>,
+): KeptDownloads {
+  return new KeptDownloads({ download: folder.writes(answer), folder, clock, maxBytes: 64 * MiB, idleMs: 60 * 60_000 });
 }

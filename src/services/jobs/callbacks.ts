@@ -114,7 +114,8 @@ export class KieCallbacks {
     }
     if (jobParam === null || this.deps.callbackUrl === undefined) return 'unknown_task';
     // kie may name the 4K work by a task id of its own; `?job=` then says whose it is (a hint, like any callback).
-    if ((await jobs.get(jobParam))?.uhd?.state === 'preparing') return this.#nudgeUpgrade(jobParam);
+    const named = target?.id === jobParam ? target : await jobs.get(jobParam);
+    if (named?.uhd?.state === 'preparing') return this.#nudgeUpgrade(jobParam);
     return this.#adopt(taskId, jobParam);
   }
 

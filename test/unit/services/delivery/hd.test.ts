@@ -4,8 +4,7 @@ import { DownloadError, type DownloadResult } from '../../../../src/lib/download
 import { silentLogger } from '../../../../src/logger.js';
 import { UpgradeService, type HdClick } from '../../../../src/services/delivery/hd.js';
 import { hdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
-import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
-import { MemoryFolder } from '../../../helpers/memoryFolder.js';
+import { keptInMemory, MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { DEFAULT_UPLOAD_LIMIT, MiB, TOKEN_LIFETIME_MS } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import type { JobRecord } from '../../../../src/services/jobs/record.js';
@@ -53,15 +52,9 @@ describe('HdService over the send ladder (DESIGN §5)', () => {
       kind: hdUpgrade(kie, POLL),
       jobs,
       send: new SendLadder({ rest, clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
-      downloads: new KeptDownloads({
-        download: folder.writes(async (_, cap) => {
-          fetches.push(cap);
-          return download();
-        }),
-        folder,
-        clock,
-        maxBytes: 64 * MiB,
-        idleMs: 60 * 60_000,
+      downloads: keptInMemory(folder, clock, async (_, cap) => {
+        fetches.push(cap);
+        return download();
       }),
       clock,
       logger: silentLogger,

@@ -3,8 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../../src/logger.js';
 import { UpgradeService } from '../../../../src/services/delivery/hd.js';
 import { hdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
-import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
-import { MemoryFolder } from '../../../helpers/memoryFolder.js';
+import { keptInMemory, MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { MiB } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
@@ -48,13 +47,11 @@ describe('1080P and the bot’s credit budget', () => {
       kind: hdUpgrade(kie, 1_000, credits),
       jobs,
       send: new SendLadder({ rest: new FakeRest(), clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
-      downloads: new KeptDownloads({
-        download: folder.writes(async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' })),
-        folder,
-        clock,
-        maxBytes: 64 * MiB,
-        idleMs: 60 * 60_000,
-      }),
+      downloads: keptInMemory(folder, clock, async () => ({
+        kind: 'ok',
+        data: Buffer.alloc(MiB),
+        contentType: 'video/mp4',
+      })),
       clock,
       logger: silentLogger,
     });

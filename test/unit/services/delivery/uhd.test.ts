@@ -3,7 +3,6 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../../../src/logger.js';
 import { UpgradeService, UHD_MAX_WAIT_MS } from '../../../../src/services/delivery/hd.js';
 import { uhdUpgrade } from '../../../../src/services/delivery/upgradeKinds.js';
-import { KeptDownloads } from '../../../../src/services/delivery/keptDownloads.js';
 import { MiB } from '../../../../src/services/delivery/limits.js';
 import { SendLadder } from '../../../../src/services/delivery/send.js';
 import type { JobRecord } from '../../../../src/services/jobs/record.js';
@@ -11,7 +10,7 @@ import { JobStore } from '../../../../src/services/jobs/store.js';
 import type { HdResult } from '../../../../src/services/kie/types.js';
 import type { QuotaScope } from '../../../../src/services/quota/ledger.js';
 import { FakeRest } from '../../../helpers/fakeRest.js';
-import { MemoryFolder } from '../../../helpers/memoryFolder.js';
+import { keptInMemory, MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { makeJob } from '../../../helpers/jobs.js';
 
 const POLL = 30_000;
@@ -73,13 +72,11 @@ describe('the 4K upgrade (DESIGN §5): its charge, a restart, and kie callbacks'
       kind: uhdUpgrade(kie, POLL, quota, (jobId) => `https://veo.example/kie/callback?job=${jobId}`),
       jobs,
       send: new SendLadder({ rest, clock, logger: silentLogger, guildUploadLimit: () => 50 * MiB }),
-      downloads: new KeptDownloads({
-        download: folder.writes(async () => ({ kind: 'ok', data: Buffer.alloc(MiB), contentType: 'video/mp4' })),
-        folder,
-        clock,
-        maxBytes: 64 * MiB,
-        idleMs: 60 * 60_000,
-      }),
+      downloads: keptInMemory(folder, clock, async () => ({
+        kind: 'ok',
+        data: Buffer.alloc(MiB),
+        contentType: 'video/mp4',
+      })),
       clock,
       logger: silentLogger,
     });

@@ -13,7 +13,7 @@ import type { JobRecord } from '../../../../src/services/jobs/record.js';
 import { MediaRefusedError } from '../../../../src/services/runtime/fetchGuard.js';
 import { JobStore } from '../../../../src/services/jobs/store.js';
 import { makeJob } from '../../../helpers/jobs.js';
-import { MemoryFolder } from '../../../helpers/memoryFolder.js';
+import { keptInMemory, MemoryFolder } from '../../../helpers/memoryFolder.js';
 import { Codes, discordError, FakeRest, httpError, message } from '../../../helpers/fakeRest.js';
 
 const URL = 'https://files.test/result.mp4';
@@ -37,15 +37,9 @@ describe('DeliveryService over the send ladder', () => {
     fetches = [];
     answer = async () => ({ kind: 'ok', data: Buffer.alloc(2 * MiB), contentType: 'video/mp4' });
     folder = new MemoryFolder();
-    downloads = new KeptDownloads({
-      download: folder.writes(async (url, cap) => {
-        fetches.push({ url, cap });
-        return answer();
-      }),
-      folder,
-      clock,
-      maxBytes: 64 * MiB,
-      idleMs: 60 * 60_000,
+    downloads = keptInMemory(folder, clock, async (url, cap) => {
+      fetches.push({ url, cap });
+      return answer();
     });
     delivery = new DeliveryService({
       rest,
